@@ -1,0 +1,1 @@
+# Copyright (c) mmfa contributors. All rights reserved.

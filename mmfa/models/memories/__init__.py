@@ -1,0 +1,2 @@
+# Copyright (c) mmfa contributors. All rights reserved.
+__all__ = []
