@@ -8,7 +8,10 @@
    allow-list of the types mmengine's checkpoints contain; only where that cannot work
    (some numpy pickles need ``builtins.getattr``, which must never be allow-listed) do
    they fall back to a full unpickle, for a local file with a warning naming it, for a
-   downloaded file only after its sha256 matched.
+   downloaded file only after its sha256 matched. mmengine's ``HistoryBuffer`` pickles
+   references to its statistics methods (``getattr(HistoryBuffer, 'mean')``); mmfa
+   saves it without the four built-in ones (its ``__setstate__`` restores them), so
+   checkpoints written with mmfa imported load under ``weights_only=True``.
 2. mmengine's ``pkg::`` config bases (``_base_ = 'mmpretrain::...'``) resolve packages with
    ``pkg_resources``, which setuptools >= 82 removed. mmfa resolves them with
    ``importlib`` instead, so such configs load with any setuptools.
@@ -192,6 +195,27 @@ def get_installed_path(package: str) -> str:
     return osp.join(location, package2module(package))
 
 
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _history_buffer_getstate(self) -> dict:
+    """``HistoryBuffer.__getstate__`` without the built-in statistics methods.
+
+    mmengine's version stores ``_statistics_methods`` (functions, pickled through
+    ``builtins.getattr``) and mutates ``__dict__``; the built-in four are restored by
+    ``HistoryBuffer.__setstate__``, so only custom-registered methods are kept.
+    """
+    state = {k: v for k, v in self.__dict__.items() if k != 'statistics_methods'}
+    custom = {
+        k: v
+        for k, v in self._statistics_methods.items()
+        if k not in _DEFAULT_STATISTICS
+    }
+    if custom:
+        state['statistics_methods'] = custom
+    return state
+
+
 def _patch_attr(module, name: str, new: Callable) -> None:
     if getattr(module, name, None) is not new:
         setattr(module, name, new)
@@ -203,7 +227,10 @@ def apply_compat_patches() -> None:
     import mmengine.hub.hub as mmengine_hub
     import mmengine.utils as mmengine_utils
     import mmengine.utils.package_utils as package_utils
+    from mmengine.logging import HistoryBuffer
     from mmengine.runner.checkpoint import CheckpointLoader
+
+    _patch_attr(HistoryBuffer, '__getstate__', _history_buffer_getstate)
 
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local, force=True)

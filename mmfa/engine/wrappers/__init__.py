@@ -1,2 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-__all__ = []
+from .cpu_ddp import MMFADistributedDataParallel
+
+__all__ = ['MMFADistributedDataParallel']
