@@ -179,7 +179,8 @@ def _composite(img: np.ndarray, mask: np.ndarray, colour: np.ndarray):
 def render_shape_image(seed: int,
                        index: int,
                        img_size: int = 64,
-                       split: str = 'train') -> Tuple[np.ndarray, int]:
+                       split: str = 'train',
+                       return_mask: bool = False) -> Tuple:
     """Render one classification image (a single shape).
 
     The label is ``index % len(SHAPE_CLASSES)``, so consecutive indices cycle through
@@ -191,10 +192,11 @@ def render_shape_image(seed: int,
         img_size (int): Side of the square image in pixels. Defaults to 64.
         split (str): ``'train'``, ``'val'``, ``'trainval'`` or ``'test'``; each split
             has its own random stream. Defaults to ``'train'``.
+        return_mask (bool): Also return the shape's soft mask ``(H, W)``.
 
     Returns:
-        tuple[np.ndarray, int]: The RGB uint8 image ``(img_size, img_size, 3)`` and
-        its label (index into :data:`SHAPE_CLASSES`).
+        tuple: The RGB uint8 image ``(img_size, img_size, 3)`` and its label (index
+        into :data:`SHAPE_CLASSES`), and the mask when ``return_mask``.
     """
     check_split_name(split, _SPLIT_IDS)
     if img_size < 16:
@@ -209,7 +211,8 @@ def render_shape_image(seed: int,
     mask = _draw_mask(SHAPE_CLASSES[label], (img_size, img_size), cx, cy,
                       radius, angle)
     colour = _object_colour(rng, bg[mask >= 0.5])
-    return _finish(rng, _composite(bg, mask, colour)), label
+    img = _finish(rng, _composite(bg, mask, colour))
+    return (img, label, mask) if return_mask else (img, label)
 
 
 def _mask_box(mask: np.ndarray) -> Optional[np.ndarray]:

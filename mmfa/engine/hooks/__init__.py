@@ -1,2 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-__all__ = []
+from .feature_bank_hook import FeatureBankHook
+
+__all__ = ['FeatureBankHook']

@@ -1,2 +1,12 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-__all__ = []
+from .base import BaseFAInstanceDiscrimination
+from .basic_fa import BasicFA
+from .fa_byol import FABYOL
+from .parallel_predictor_fa import ParallelPredictorFA
+from .post_predictor_fa import PostPredictorFA
+from .pre_predictor_fa import PrePredictorFA
+
+__all__ = [
+    'BaseFAInstanceDiscrimination', 'BasicFA', 'ParallelPredictorFA',
+    'PostPredictorFA', 'PrePredictorFA', 'FABYOL'
+]

@@ -1,2 +1,6 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-__all__ = []
+from .fa_contrastive_head import FAContrastiveHead
+from .fa_head_mixin import FAHeadMixin
+from .fa_latent_predict_head import FALatentPredictHead
+
+__all__ = ['FAContrastiveHead', 'FALatentPredictHead', 'FAHeadMixin']

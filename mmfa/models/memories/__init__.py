@@ -1,2 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-__all__ = []
+from .feature_bank import FeatureBank
+
+__all__ = ['FeatureBank']

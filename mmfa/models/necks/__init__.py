@@ -1,2 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-__all__ = []
+from .mlp_neck import MLPNeck
+
+__all__ = ['MLPNeck']

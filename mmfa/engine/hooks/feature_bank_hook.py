@@ -1,0 +1,105 @@
+# Copyright (c) mmfa contributors. All rights reserved.
+import logging
+from typing import List, Optional, Tuple
+
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+
+from mmfa.models.memories import FeatureBank
+from mmfa.registry import HOOKS
+
+__all__ = ['FeatureBankHook']
+
+
+@HOOKS.register_module()
+class FeatureBankHook(Hook):
+    """Feeds the feature banks of the NN FA methods and logs their state.
+
+    Zhang et al., "Feature Augmentation for Self-supervised Contrastive Learning: A
+    Closer Look", arXiv:2410.12396 (NN and NN-noise FA, SPEC sec. 3).
+
+    - ``before_train``: finds every :class:`~mmfa.models.memories.FeatureBank` of the
+      (unwrapped) model and enables its queries iff ``runner.iter >= warmup_iters``
+      (so a resumed run continues where it stopped).
+    - ``after_train_iter``: flushes the features the model stashed during the
+      iteration into every bank (all-gathered over ranks), so the loss of iteration t
+      only sees features of iterations < t (with gradient accumulation this runs
+      after every micro-batch); updates the warm-up switch for the next iteration;
+      every ``log_interval`` iterations writes ``bank/fill_ratio`` and
+      ``bank/top1_sim`` (mean top-1 cosine similarity of the last query) to the
+      message hub, so they appear in the training log (``bank<i>/...`` when the
+      model holds several banks).
+
+    Add it with ``custom_hooks = [dict(type='FeatureBankHook')]``.
+
+    Args:
+        warmup_iters (int): Iterations during which the banks are filled but not
+            queried (the NN methods return un-augmented features). Defaults to 0.
+        log_interval (int): Interval, in iterations, of the logged scalars.
+            Defaults to 1.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, warmup_iters: int = 0, log_interval: int = 1) -> None:
+        if not isinstance(warmup_iters, int) or warmup_iters < 0:
+            raise ValueError('FeatureBankHook: warmup_iters must be an int >= 0, '
+                             f'got {warmup_iters!r}.')
+        if not isinstance(log_interval, int) or log_interval < 1:
+            raise ValueError('FeatureBankHook: log_interval must be a positive '
+                             f'int, got {log_interval!r}.')
+        self.warmup_iters = warmup_iters
+        self.log_interval = log_interval
+        self._banks: Optional[List[Tuple[str, FeatureBank]]] = None
+        self._checked_first_flush = False
+
+    def _find_banks(self, runner) -> List[Tuple[str, FeatureBank]]:
+        model = runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        banks = [(name, m) for name, m in model.named_modules()
+                 if isinstance(m, FeatureBank)]
+        if not banks:
+            raise RuntimeError(
+                'FeatureBankHook: the model has no FeatureBank: remove '
+                'FeatureBankHook from custom_hooks or use an NN FA method '
+                '(NearestNeighborFA or MixupNoiseFA with noise="nn").')
+        return banks
+
+    def _set_enabled(self, next_iter: int) -> None:
+        for _, bank in self._banks:
+            bank.query_enabled = next_iter >= self.warmup_iters
+
+    def before_train(self, runner) -> None:
+        self._banks = self._find_banks(runner)
+        self._set_enabled(runner.iter)
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs=None) -> None:
+        if self._banks is None:
+            self._banks = self._find_banks(runner)
+        for name, bank in self._banks:
+            written = bank.flush()
+            if written == 0 and not self._checked_first_flush:
+                print_log(
+                    f'FeatureBankHook: FeatureBank "{name}" received no features '
+                    'this iteration; the model must call bank.stash(...) with the '
+                    'positive-view projections in its training forward.',
+                    logger='current',
+                    level=logging.WARNING)
+        self._checked_first_flush = True
+        # runner.iter is incremented after this hook: the next iteration is iter + 1.
+        self._set_enabled(runner.iter + 1)
+        if self.every_n_train_iters(runner, self.log_interval):
+            several = len(self._banks) > 1
+            for i, (_, bank) in enumerate(self._banks):
+                prefix = f'train/bank{i}' if several else 'train/bank'
+                runner.message_hub.update_scalar(f'{prefix}/fill_ratio',
+                                                 bank.fill_ratio)
+                top1 = bank.last_top1_sim
+                if top1 == top1:  # nan until the bank was queried
+                    runner.message_hub.update_scalar(f'{prefix}/top1_sim', top1)

@@ -1,0 +1,231 @@
+# Copyright (c) mmfa contributors. All rights reserved.
+"""Ring-buffer feature bank for the nearest-neighbour FA methods (SPEC sec. 3)."""
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from mmfa.registry import MODELS
+from ..utils import gather_features_nograd
+
+__all__ = ['FeatureBank']
+
+
+@MODELS.register_module()
+class FeatureBank(nn.Module):
+    """FIFO bank of l2-normalised positive-view projections, queried by cosine top-k.
+
+    Used by the NN and NN-noise feature augmentations of Zhang et al., "Feature
+    Augmentation for Self-supervised Contrastive Learning: A Closer Look",
+    arXiv:2410.12396 (the bank of NNCLR).
+
+    Life cycle of one training iteration (SPEC sec. 3 decisions):
+
+    1. the model's forward *queries* the bank (through an FA module) and then calls
+       :meth:`stash` with the positive-view projections of the step, once per training
+       forward (concatenate the views if several are positives). The caller must only
+       stash in training mode; as a safety net :meth:`stash` is a no-op while the bank
+       is in eval mode, so validation forwards never reach the bank.
+    2. :class:`mmfa.engine.FeatureBankHook` calls :meth:`flush` after the iteration,
+       which enqueues what was stashed. Hence the loss of iteration t only sees
+       features of iterations < t and a sample is never its own neighbour.
+
+    A second :meth:`stash` without a :meth:`flush` in between means the hook is
+    missing; it raises instead of silently losing features.
+
+    The bank lives in persistent buffers (``feats``, ``ptr``, ``num_written``), so it
+    is saved in checkpoints and restored on resume. Entries are written from index 0
+    on, so the written entries are exactly ``feats[:num_written]``; entries never
+    written are never returned by :meth:`query`.
+
+    Under DDP :meth:`enqueue` all-gathers the features of every rank and writes them
+    in rank order, so every rank holds the identical bank. mmengine wraps models in
+    ``MMDistributedDataParallel(broadcast_buffers=False)``, so DDP does not overwrite
+    the banks with rank 0's buffers (they are identical anyway); keep
+    ``broadcast_buffers=False`` in a custom ``model_wrapper_cfg``.
+
+    Args:
+        size (int): Number of entries. Defaults to 65536.
+        dim (int): Feature dimension. Defaults to 256.
+        query_chunk_size (int): Bank entries scored at once by :meth:`query`, which
+            bounds its peak extra memory (see there). Defaults to 16384.
+    """
+
+    def __init__(self,
+                 size: int = 65536,
+                 dim: int = 256,
+                 query_chunk_size: int = 16384) -> None:
+        super().__init__()
+        for name, value in (('size', size), ('dim', dim),
+                            ('query_chunk_size', query_chunk_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f'FeatureBank: {name} must be a positive int, got {value!r}.')
+        self.size = size
+        self.dim = dim
+        self.query_chunk_size = query_chunk_size
+        self.register_buffer('feats', torch.zeros(size, dim))
+        self.register_buffer('ptr', torch.zeros((), dtype=torch.long))
+        self.register_buffer('num_written', torch.zeros((), dtype=torch.long))
+        # Set by FeatureBankHook (False during its warm-up); the FA methods check it.
+        self.query_enabled = True
+        self._pending: List[Tensor] = []
+        self._last_top1 = None
+
+    def extra_repr(self) -> str:
+        return f'size={self.size}, dim={self.dim}'
+
+    @property
+    def fill_ratio(self) -> float:
+        """Fraction of the entries written so far, in [0, 1]."""
+        return int(self.num_written) / self.size
+
+    @property
+    def last_top1_sim(self) -> float:
+        """Mean cosine similarity of the top-1 neighbours of the last :meth:`query`
+        (nan before the first query); logged by FeatureBankHook."""
+        if self._last_top1 is None:
+            return float('nan')
+        return float(self._last_top1)
+
+    @property
+    def num_pending(self) -> int:
+        """Number of local features stashed and not yet flushed."""
+        return sum(x.shape[0] for x in self._pending)
+
+    def _check_feats(self, feats: Tensor, what: str) -> None:
+        if feats.dim() != 2 or feats.shape[1] != self.dim:
+            raise ValueError(
+                f'FeatureBank.{what} expects features of shape (N, {self.dim}), got '
+                f'{tuple(feats.shape)}; build the bank with dim equal to the '
+                'projection dimension (e.g. bank=dict(type="FeatureBank", '
+                f'dim={feats.shape[-1]})).')
+
+    @torch.no_grad()
+    def query(self,
+              feats: Tensor,
+              k: int,
+              chunk_size: int = None) -> Tuple[Tensor, Tensor]:
+        """Top-k most cosine-similar written entries of each feature.
+
+        The bank is scored in chunks of ``chunk_size`` entries and a running top-k is
+        merged across chunks, so the peak extra memory is O(N * chunk_size) (one
+        (N, chunk_size) float32 score buffer, 32 MiB for N=512 and the default chunk)
+        instead of O(N * size) (2 GiB for N=512 and a 1M-entry bank).
+
+        Args:
+            feats (Tensor): Queries (N, dim); l2-normalised here.
+            k (int): Number of neighbours, at most ``num_written``.
+            chunk_size (int, optional): Entries scored at once. Defaults to
+                ``query_chunk_size``.
+
+        Returns:
+            tuple[Tensor, Tensor]: Cosine similarities (N, k), descending, and the
+            detached neighbours (N, k, dim) in the dtype of ``feats``.
+        """
+        self._check_feats(feats, 'query')
+        chunk_size = self.query_chunk_size if chunk_size is None else chunk_size
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError('FeatureBank.query: chunk_size must be a positive int, '
+                             f'got {chunk_size!r}.')
+        num_written = int(self.num_written)
+        if not 1 <= k <= num_written:
+            raise ValueError(
+                f'FeatureBank.query: k={k} neighbours requested but the bank holds '
+                f'{num_written} written entries; callers must fall back until '
+                'num_written >= k.')
+        # fp32 scores even under autocast: ranking by low-precision sims is noisy.
+        with torch.autocast(device_type=feats.device.type, enabled=False):
+            q = F.normalize(feats.detach().to(self.feats.dtype), dim=1)
+            n = q.shape[0]
+            chunk_size = min(chunk_size, num_written)
+            # One reused score buffer keeps the peak at N * chunk_size floats.
+            buf = q.new_empty(n * chunk_size)
+            best_vals = best_idx = None
+            for start in range(0, num_written, chunk_size):
+                stop = min(start + chunk_size, num_written)
+                scores = buf[:n * (stop - start)].view(n, stop - start)
+                torch.mm(q, self.feats[start:stop].t(), out=scores)
+                vals, idx = scores.topk(min(k, stop - start), dim=1)
+                idx += start
+                if best_vals is not None:
+                    vals = torch.cat([best_vals, vals], dim=1)
+                    idx = torch.cat([best_idx, idx], dim=1)
+                    vals, pos = vals.topk(min(k, vals.shape[1]), dim=1)
+                    idx = idx.gather(1, pos)
+                best_vals, best_idx = vals, idx
+            del buf
+        neighbours = self.feats[best_idx].to(feats.dtype)
+        self._last_top1 = best_vals[:, 0].mean() if n else None
+        return best_vals, neighbours
+
+    @torch.no_grad()
+    def stash(self, feats: Tensor) -> None:
+        """Keep this step's positive-view projections until :meth:`flush`.
+
+        Call once per training forward, in training mode only (a no-op in eval mode).
+
+        Args:
+            feats (Tensor): Projections (N, dim); stored detached and l2-normalised.
+
+        Raises:
+            RuntimeError: If features stashed by an earlier forward were never flushed.
+        """
+        if not self.training:
+            return
+        self._check_feats(feats, 'stash')
+        if self._pending:
+            raise RuntimeError(
+                'FeatureBank.stash was called again before the features stashed by '
+                'the previous training step were flushed into the bank: the '
+                'FeatureBankHook is missing. Add dict(type="FeatureBankHook") to '
+                'custom_hooks in the config (and stash once per training forward).')
+        self._pending.append(F.normalize(feats.detach().to(self.feats.dtype), dim=1))
+
+    @torch.no_grad()
+    def flush(self) -> int:
+        """Enqueue everything stashed (called by FeatureBankHook on every rank).
+
+        Returns:
+            int: Number of features written, summed over ranks.
+        """
+        if self._pending:
+            feats = torch.cat(self._pending, dim=0)
+        else:
+            # Still take part in the all-gather: other ranks may have stashed.
+            feats = self.feats.new_zeros((0, self.dim))
+        self._pending = []
+        return self.enqueue(feats)
+
+    @torch.no_grad()
+    def enqueue(self, feats: Tensor) -> int:
+        """Write features at ``ptr`` (all ranks' features, in rank order, under DDP).
+
+        Writing wraps around the end of the bank, so ``size`` need not be a multiple
+        of the batch; if more than ``size`` features arrive at once, the last
+        ``size`` are kept. Features are stored l2-normalised and detached.
+
+        Args:
+            feats (Tensor): Local features (N, dim), N may be 0.
+
+        Returns:
+            int: Number of features received, summed over ranks.
+        """
+        self._check_feats(feats, 'enqueue')
+        feats = gather_features_nograd(feats.detach().to(self.feats.device))
+        total = feats.shape[0]
+        if total == 0:
+            return 0
+        feats = F.normalize(feats.to(self.feats.dtype), dim=1)
+        # Element j of the batch goes to (ptr + j) % size; of more than `size`
+        # elements only the last `size` survive, at the slots they would end in.
+        first = max(0, total - self.size)
+        slots = (self.ptr + torch.arange(
+            first, total, device=self.feats.device)) % self.size
+        self.feats[slots] = feats[first:]
+        self.ptr.copy_((self.ptr + total) % self.size)
+        self.num_written.copy_(
+            torch.clamp(self.num_written + total, max=self.size))
+        return total

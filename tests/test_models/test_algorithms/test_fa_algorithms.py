@@ -1,0 +1,274 @@
+# Copyright (c) mmfa contributors. All rights reserved.
+"""The FA algorithms pair exactly the tensors of SPEC sec. 4 and compute eq. 1/2."""
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MessageHub
+
+import mmfa.models  # noqa: F401
+from mmfa.models.augmenters import BaseFeatureAugmenter
+from mmfa.registry import MODELS
+
+BN = dict(type='BN')
+BN1D = dict(type='BN1d')
+LAYOUTS = ['BasicFA', 'ParallelPredictorFA', 'PostPredictorFA',
+           'PrePredictorFA']
+FA_METHODS = {
+    'none': None,
+    'mask': dict(type='MaskFA', ratio=0.2),
+    'nn': dict(type='NearestNeighborFA', bank=dict(type='FeatureBank',
+                                                   size=64, dim=32)),
+    'nn_noise': dict(type='MixupNoiseFA', noise='nn',
+                     bank=dict(type='FeatureBank', size=64, dim=32)),
+    'batch_noise': dict(type='MixupNoiseFA', noise='batch'),
+    'gaussian': dict(type='MixupNoiseFA', noise='gaussian'),
+}
+
+
+class RecordingFA(BaseFeatureAugmenter):
+    """Test augmenter: remembers its input, returns scale_j * input per copy."""
+
+    def __init__(self, num_aug=1):
+        super().__init__(num_aug=num_aug)
+        self.inputs = []
+
+    def augment(self, feats):
+        self.inputs.append(feats.detach().clone())
+        scales = torch.arange(1, self.num_aug + 1, dtype=feats.dtype) * 0.5
+        return feats.unsqueeze(1) * scales.view(1, -1, 1) + 0.1
+
+
+def id_cfg(layout, augmenter=None, **head_kwargs):
+    cfg = dict(
+        type=layout,
+        backbone=dict(type='ResNet', depth=18, norm_cfg=BN),
+        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=64,
+                  out_channels=32, num_layers=3, with_last_bn=True,
+                  norm_cfg=BN1D),
+        head=dict(type='FAContrastiveHead', augmenter=augmenter,
+                  temperature=0.2, **head_kwargs))
+    if layout != 'BasicFA':
+        cfg['predictor'] = dict(type='NonLinearNeck', in_channels=32,
+                                hid_channels=64, out_channels=32,
+                                num_layers=2, with_last_bn=False,
+                                with_avg_pool=False, norm_cfg=BN1D)
+    return cfg
+
+
+def byol_cfg(augmenter=None, type='FABYOL', **head_kwargs):
+    head = dict(type='FALatentPredictHead' if type == 'FABYOL' else
+                'LatentPredictHead',
+                loss=dict(type='CosineSimilarityLoss'),
+                predictor=dict(type='NonLinearNeck', in_channels=32,
+                               hid_channels=64, out_channels=32,
+                               num_layers=2, with_last_bn=False,
+                               with_avg_pool=False, norm_cfg=BN1D))
+    if type == 'FABYOL':
+        head.update(augmenter=augmenter, **head_kwargs)
+    cfg = dict(type=type,
+               backbone=dict(type='ResNet', depth=18, norm_cfg=BN),
+               neck=dict(type='NonLinearNeck', in_channels=512,
+                         hid_channels=64, out_channels=32, num_layers=2,
+                         with_avg_pool=True, norm_cfg=BN1D),
+               head=head)
+    if type == 'FABYOL':
+        cfg['target_decay'] = 0.99
+    else:
+        cfg['base_momentum'] = 0.01
+    return cfg
+
+
+def views(n=2, size=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+
+
+def nce(a, b, tau=0.2):
+    """Independent eq. 1: python loops over l2-normalised rows."""
+    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    total = 0.
+    for i in range(a.shape[0]):
+        logits = [float(a[i] @ b[k]) / tau for k in range(b.shape[0])]
+        m = max(logits)
+        lse = m + math.log(sum(math.exp(x - m) for x in logits))
+        total += lse - logits[i]
+    return total / a.shape[0]
+
+
+@pytest.fixture(autouse=True)
+def _hub():
+    # mmpretrain's BaseSelfSupervisor builds its parts with mmpretrain's registry,
+    # which finds mmfa's modules under the 'mmfa' default scope (as in a Runner).
+    from mmfa.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    MessageHub.get_current_instance().update_info('iter', 0)
+
+
+def build(cfg, seed=0):
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg)
+    model.train()
+    return model
+
+
+def latents(model, x):
+    z = [model.project(v) for v in x]
+    p = [model.predict_latent(v) for v in z] if model.predictor else None
+    return z, p
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_no_fa_one_sided_equals_eq1(layout):
+    model = build(id_cfg(layout, symmetric=False))
+    x = views(n=4)
+    with torch.no_grad():
+        loss = model.loss(x, None)['loss']
+        z, p = latents(model, x)
+    anchor = z[0] if layout == 'BasicFA' else p[0]
+    assert float(loss) == pytest.approx(nce(anchor, z[1]), abs=1e-6)
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_layout_pairs_the_spec_tensors(layout):
+    model = build(id_cfg(layout, symmetric=True))
+    model.head.augmenter = RecordingFA(num_aug=2)
+    x = views(n=4)
+    with torch.no_grad():
+        loss = float(model.loss(x, None)['loss'])
+        z, p = latents(model, x)
+    rec = model.head.augmenter.inputs
+    assert len(rec) == 2  # one FA call per direction
+
+    def fa(t):
+        return torch.stack([F.normalize(t, dim=-1) * s + 0.1
+                            for s in (0.5, 1.0)], dim=1)
+
+    expected = []
+    for a, b in ((0, 1), (1, 0)):
+        if layout == 'BasicFA':
+            torch.testing.assert_close(rec[a], F.normalize(z[b], dim=-1))
+            terms = [nce(z[a], z[b])] + [nce(z[a], fa(z[b])[:, j])
+                                         for j in range(2)]
+        elif layout == 'ParallelPredictorFA':
+            torch.testing.assert_close(rec[a], F.normalize(z[b], dim=-1))
+            terms = [nce(p[a], z[b])] + [nce(p[a], fa(z[b])[:, j])
+                                         for j in range(2)]
+        elif layout == 'PostPredictorFA':
+            torch.testing.assert_close(rec[a], F.normalize(p[a], dim=-1))
+            terms = [nce(p[a], z[b])] + [nce(fa(p[a])[:, j], z[b])
+                                         for j in range(2)]
+        else:  # Pre: pred(FA(z_i)) against z_i+
+            torch.testing.assert_close(rec[a], F.normalize(z[a], dim=-1))
+            with torch.no_grad():
+                pf = model.predict_latent(fa(z[a]))
+            terms = [nce(p[a], z[b])] + [nce(pf[:, j], z[b])
+                                         for j in range(2)]
+        expected.append(sum(terms) / 3)
+    assert loss == pytest.approx(sum(expected) / 2, abs=1e-5)
+
+
+@pytest.mark.parametrize('layout', LAYOUTS + ['FABYOL'])
+def test_free_loss_is_k_plus_1_times_average(layout):
+    x = views()
+    losses = {}
+    for free in (False, True):
+        kw = dict(augmenter=dict(type='MaskFA', ratio=0.2), num_aug=2,
+                  free_loss=free)
+        cfg = byol_cfg(**kw) if layout == 'FABYOL' else id_cfg(
+            layout, symmetric=False, **kw)
+        model = build(cfg, seed=0)
+        torch.manual_seed(123)  # seeds the augmenter's generator (first use)
+        with torch.no_grad():
+            losses[free] = float(model.loss(x, None)['loss'])
+    assert losses[True] == pytest.approx(3 * losses[False], rel=1e-5)
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+@pytest.mark.parametrize('stop_grad', [True, False])
+def test_stop_grad_blocks_the_positive_branch(layout, stop_grad):
+    """One-sided loss: view 2 only enters as the positive z_i+ (and FA(z_i+))."""
+    model = build(id_cfg(layout, augmenter=dict(type='MixupNoiseFA',
+                                                noise='gaussian'),
+                         symmetric=False, stop_grad=stop_grad))
+    x = views()
+    x[1].requires_grad_(True)
+    model.loss(x, None)['loss'].backward()
+    grad = x[1].grad
+    if stop_grad:
+        assert grad is None or float(grad.abs().max()) == 0.
+    else:
+        assert grad is not None and float(grad.abs().max()) > 0.
+    assert float(x[0].grad.abs().max() if x[0].grad is not None else 1) > 0
+
+
+def test_byol_identity_fa_equals_mmpretrain_byol():
+    ref = build(byol_cfg(type='BYOL'))
+    fa_model = build(byol_cfg(augmenter=None))
+    fa_model.load_state_dict(ref.state_dict())
+    fa_model.head.augmenter = RecordingFA(num_aug=1)
+    fa_model.head.augmenter.augment = lambda f: f.unsqueeze(1).clone()
+    x = views(n=4)
+    with torch.no_grad():
+        ref_loss = float(ref.loss(x, None)['loss'])
+        fa_loss = float(fa_model.loss(x, None)['loss'])
+    assert fa_loss == pytest.approx(ref_loss, abs=1e-6)
+    # The target network moved identically (same EMA update).
+    for a, b in zip(ref.target_net.parameters(),
+                    fa_model.target_net.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('method', list(FA_METHODS))
+@pytest.mark.parametrize('layout', LAYOUTS + ['FABYOL'])
+def test_every_algorithm_and_fa_method_trains(layout, method):
+    aug = copy.deepcopy(FA_METHODS[method])
+    cfg = byol_cfg(aug) if layout == 'FABYOL' else id_cfg(layout, aug)
+    model = build(cfg)
+    x = views(n=4, size=32)
+    for step in range(2):
+        model.zero_grad()
+        out = model.loss(x, None)
+        assert torch.isfinite(out['loss'])
+        out['loss'].backward()
+        bank = model.head.feature_bank
+        if bank is not None:
+            bank.flush()  # what FeatureBankHook does after each iteration
+            assert int(bank.num_written) == 4 * (step + 1)
+    grads = [p.grad for p in model.backbone.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize('layout', ['ParallelPredictorFA', 'FABYOL'])
+def test_30_step_overfit_lowers_the_loss(layout):
+    aug = dict(type='MaskFA', ratio=0.2)
+    cfg = byol_cfg(aug) if layout == 'FABYOL' else id_cfg(layout, aug)
+    model = build(cfg)
+    x = views(n=16, size=32, seed=1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for it in range(30):
+        MessageHub.get_current_instance().update_info('iter', it)
+        opt.zero_grad()
+        loss = model.loss(x, None)['loss']
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.05, losses
+
+
+def test_layout_config_errors():
+    with pytest.raises(ValueError, match='needs a predictor'):
+        cfg = id_cfg('ParallelPredictorFA')
+        cfg.pop('predictor')
+        MODELS.build(cfg)
+    with pytest.raises(ValueError, match='has no predictor'):
+        cfg = id_cfg('BasicFA')
+        cfg['predictor'] = id_cfg('ParallelPredictorFA')['predictor']
+        MODELS.build(cfg)
+    with pytest.raises(ValueError, match='set k in one place'):
+        MODELS.build(id_cfg('BasicFA', augmenter=dict(
+            type='MaskFA', num_aug=2), num_aug=1))

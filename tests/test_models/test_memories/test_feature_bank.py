@@ -1,0 +1,250 @@
+# Copyright (c) mmfa contributors. All rights reserved.
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mmfa  # noqa: F401
+from mmfa.models.memories import FeatureBank
+from mmfa.registry import MODELS
+from tests.utils.dist import ROOT, run_distributed
+
+
+def _brute_force_topk(bank_rows, queries, k):
+    """Independent reference: full similarity matrix over the written rows."""
+    sims = F.normalize(queries, dim=1) @ F.normalize(bank_rows, dim=1).t()
+    vals, idx = sims.sort(dim=1, descending=True)
+    return vals[:, :k], idx[:, :k]
+
+
+def _ring_reference(size, batches):
+    """Write items one at a time into a python list ring: the expected bank."""
+    slots = [None] * size
+    ptr = written = 0
+    for batch in batches:
+        for row in batch:
+            slots[ptr] = row
+            ptr = (ptr + 1) % size
+            written = min(size, written + 1)
+    return slots, ptr, written
+
+
+def test_build_from_registry_and_buffers():
+    bank = MODELS.build(dict(type='FeatureBank', size=7, dim=3))
+    assert isinstance(bank, FeatureBank)
+    state = bank.state_dict()
+    assert set(state) == {'feats', 'ptr', 'num_written'}
+    assert state['feats'].shape == (7, 3)
+    assert state['ptr'].dtype == torch.long and state['ptr'].dim() == 0
+    assert bank.fill_ratio == 0
+    with pytest.raises(ValueError, match='size'):
+        FeatureBank(size=0, dim=3)
+
+
+@pytest.mark.parametrize('chunk_size', [1, 3, 7, 64])
+def test_query_equals_brute_force(chunk_size):
+    g = torch.Generator().manual_seed(0)
+    bank = FeatureBank(size=50, dim=8)
+    rows = torch.randn(30, 8, generator=g)
+    bank.enqueue(rows)
+    queries = torch.randn(6, 8, generator=g) * 3  # not normalised: query does it
+    sims, neighbours = bank.query(queries, k=5, chunk_size=chunk_size)
+    ref_vals, ref_idx = _brute_force_topk(rows, queries, 5)
+    assert sims.shape == (6, 5) and neighbours.shape == (6, 5, 8)
+    torch.testing.assert_close(sims, ref_vals)
+    torch.testing.assert_close(neighbours, F.normalize(rows, dim=1)[ref_idx])
+    # the mean top-1 similarity of the last query is recorded for the hook
+    assert bank.last_top1_sim == pytest.approx(ref_vals[:, 0].mean().item())
+
+
+def test_unwritten_entries_never_returned():
+    bank = FeatureBank(size=20, dim=4)
+    query = torch.tensor([[1., 0., 0., 0.]])
+    # all written entries point away from the query: the 17 zero (unwritten)
+    # entries have a higher similarity (0) and would win if they were considered
+    rows = torch.tensor([[-1., 0.1, 0., 0.], [-1., 0., 0.2, 0.], [-1., 0, 0, .3]])
+    bank.enqueue(rows)
+    sims, neighbours = bank.query(query, k=3)
+    assert (sims < 0).all()
+    ref_vals, ref_idx = _brute_force_topk(rows, query, 3)
+    torch.testing.assert_close(neighbours[0], F.normalize(rows, dim=1)[ref_idx[0]])
+    with pytest.raises(ValueError, match='holds 3 written entries'):
+        bank.query(query, k=4)
+
+
+def test_wrap_around_order_and_overflow():
+    size, dim = 5, 2
+    g = torch.Generator().manual_seed(1)
+    batches = [torch.randn(n, dim, generator=g) for n in (3, 3, 1, 12, 4)]
+    bank = FeatureBank(size=size, dim=dim)
+    for i, batch in enumerate(batches):
+        bank.enqueue(batch)
+        slots, ptr, written = _ring_reference(size, batches[:i + 1])
+        assert int(bank.ptr) == ptr and int(bank.num_written) == written
+        for j, row in enumerate(slots):
+            expected = torch.zeros(dim) if row is None else F.normalize(row, dim=0)
+            torch.testing.assert_close(bank.feats[j], expected)
+    assert bank.fill_ratio == 1.0
+
+
+def test_stash_flush_and_no_self_neighbour():
+    g = torch.Generator().manual_seed(2)
+    bank = FeatureBank(size=100, dim=16)
+    old = torch.randn(10, 16, generator=g)
+    bank.enqueue(old)
+    batch = torch.randn(4, 16, generator=g, requires_grad=True)
+    bank.stash(batch * 2)
+    assert bank.num_pending == 4 and int(bank.num_written) == 10
+    # query before flush (the order within a step): only older entries come back
+    sims, neighbours = bank.query(batch, k=3)
+    ref_vals, ref_idx = _brute_force_topk(old, batch.detach(), 3)
+    torch.testing.assert_close(neighbours, F.normalize(old, dim=1)[ref_idx])
+    assert (sims < 1 - 1e-4).all()
+    assert bank.flush() == 4
+    assert bank.num_pending == 0 and int(bank.num_written) == 14
+    # stored detached and l2-normalised
+    assert not bank.feats.requires_grad
+    torch.testing.assert_close(bank.feats[10:14],
+                               F.normalize(batch.detach(), dim=1))
+    # after the flush the sample is its own nearest neighbour
+    sims, _ = bank.query(batch, k=1)
+    torch.testing.assert_close(sims[:, 0], torch.ones(4))
+
+
+def test_second_stash_without_flush_raises():
+    bank = FeatureBank(size=10, dim=3)
+    bank.stash(torch.randn(2, 3))
+    with pytest.raises(RuntimeError, match='FeatureBankHook') as err:
+        bank.stash(torch.randn(2, 3))
+    assert 'custom_hooks' in str(err.value)
+    # nothing stashed was lost
+    assert bank.num_pending == 2
+
+
+def test_stash_is_noop_in_eval_mode():
+    bank = FeatureBank(size=10, dim=3)
+    bank.eval()
+    with torch.no_grad():
+        bank.stash(torch.randn(2, 3))
+        bank.stash(torch.randn(2, 3))
+    assert bank.num_pending == 0
+    assert bank.flush() == 0 and int(bank.num_written) == 0
+
+
+def test_dim_mismatch_is_reported():
+    bank = FeatureBank(size=10, dim=3)
+    with pytest.raises(ValueError, match='dim=4'):
+        bank.stash(torch.randn(2, 4))
+    bank.enqueue(torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r'\(N, 3\)'):
+        bank.query(torch.randn(2, 4), k=1)
+
+
+def test_state_dict_round_trip():
+    bank = FeatureBank(size=6, dim=3)
+    bank.enqueue(torch.randn(8, 3))
+    other = FeatureBank(size=6, dim=3)
+    other.load_state_dict(bank.state_dict())
+    assert torch.equal(other.feats, bank.feats)
+    assert int(other.ptr) == 2 and int(other.num_written) == 6
+
+
+_PEAK_SCRIPT = textwrap.dedent('''
+    import resource, sys
+    import torch
+    from mmfa.models.memories import FeatureBank
+    size, dim, n, k = 1_000_000, 256, 512, 5
+    g = torch.Generator().manual_seed(0)
+    block = torch.randn(1000, dim, generator=g)
+    queries = torch.randn(n, dim, generator=g)
+    # warm-up on a small bank first, so library workspaces and earlier transient
+    # allocations stay below the peak reached once the big bank is resident
+    small = FeatureBank(size=40_000, dim=dim)
+    small.enqueue(block.repeat(40, 1))
+    small.query(queries, k)
+    del small
+    bank = FeatureBank(size=size, dim=dim)
+    # a full bank: entry i is block[i % 1000] (tiled: cheap to fill, all pages touched)
+    bank.feats.view(size // 1000, 1000, dim).copy_(
+        torch.nn.functional.normalize(block, dim=1).expand(size // 1000, 1000, dim))
+    bank.num_written.fill_(size)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sims, neighbours = bank.query(queries, k)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ref = (torch.nn.functional.normalize(queries, dim=1)
+           @ torch.nn.functional.normalize(block, dim=1).t()).max(dim=1).values
+    assert torch.allclose(sims, ref[:, None].expand(n, k), atol=1e-5), 'wrong top-k'
+    print((after - before) * 1024, bank.query_chunk_size)
+''')
+
+
+def test_million_entry_query_peak_memory():
+    """Query 512 features against a full 1,000,000 x 256 bank.
+
+    Stated bound: the query's extra peak memory is one (N, chunk) float32 score
+    buffer (32 MiB for N=512 and the default chunk of 16384) plus small top-k
+    buffers; we allow 4x that plus 64 MiB of slack (192 MiB). Scoring the whole
+    bank at once would need N * size * 4 bytes = 1.9 GiB. Measured as the growth of
+    the peak RSS (ru_maxrss) of a fresh process across the query.
+    """
+    proc = subprocess.run([sys.executable, '-c', _PEAK_SCRIPT],
+                          cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT,
+                                   OMP_NUM_THREADS='2'),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    peak_delta, chunk = map(int, proc.stdout.split()[-2:])
+    bound = 4 * 512 * chunk * 4 + 64 * 2**20
+    assert bound < 512 * 1_000_000 * 4 / 4  # the bound separates from brute force
+    assert peak_delta < bound, (peak_delta / 2**20, bound / 2**20)
+
+
+def _two_rank_bank(rank, world_size):
+    """Each rank stashes distinct features; returns the bank after the flushes."""
+    dim = 4
+    bank = FeatureBank(size=7, dim=dim)
+    sizes = [3, 2]  # unequal on purpose
+    results = {}
+    for step in range(3):
+        # step 1: rank 1 has nothing stashed but must take part in the gather
+        n = 0 if (step == 1 and rank == 1) else sizes[rank]
+        if n:
+            feats = torch.full((n, dim), 0.)
+            feats[:, 0] = 1
+            feats[:, 1] = 100 * step + 10 * rank + torch.arange(n)  # identifiable
+            bank.stash(feats)
+        results[f'written{step}'] = bank.flush()
+        results[f'feats{step}'] = bank.feats.clone()
+        results[f'ptr{step}'] = int(bank.ptr)
+        results[f'num_written{step}'] = int(bank.num_written)
+    return results
+
+
+def test_two_process_bank_is_identical_and_rank_ordered(tmp_path):
+    res = run_distributed(_two_rank_bank, tmp_path, world_size=2)
+    # expected: everything stashed, in (step, rank, index) order, into a ring of 7
+    batches = []
+    for step in range(3):
+        rows = []
+        for rank, n in enumerate([3, 2]):
+            n = 0 if (step == 1 and rank == 1) else n
+            for i in range(n):
+                rows.append(F.normalize(
+                    torch.tensor([1., 100 * step + 10 * rank + i, 0., 0.]), dim=0))
+        batches.append(rows)
+        slots, ptr, written = _ring_reference(7, batches)
+        expected = torch.stack(
+            [torch.zeros(4) if r is None else r for r in slots])
+        for rank in range(2):
+            assert res[rank][f'written{step}'] == len(rows)
+            assert res[rank][f'ptr{step}'] == ptr
+            assert res[rank][f'num_written{step}'] == written
+            torch.testing.assert_close(res[rank][f'feats{step}'], expected)
+    assert torch.equal(res[0]['feats2'], res[1]['feats2'])

@@ -1,0 +1,22 @@
+# Copyright (c) mmfa contributors. All rights reserved.
+from mmfa.utils.collect_env import check_env, collect_env
+from tests.utils import run_tool
+
+
+def test_collect_env_cli_reports_the_stack():
+    proc = run_tool(['-m', 'mmfa.utils.collect_env', '--check'])
+    out = proc.stdout
+    for key in ('PyTorch: 2.14.1', 'MMEngine: 0.10.7', 'MMCV: 2.1.0',
+                'MMPretrain: 1.2.0', 'MMDetection: 3.3.0',
+                'MMCV ops: compiled', 'stack check: OK'):
+        assert key in out, out
+
+
+def test_check_env_refuses_numpy2_and_setuptools82():
+    env = collect_env()
+    assert check_env(env) == []
+    env.update({'NumPy': '2.1.0', 'setuptools': '82.0.1'})
+    problems = check_env(env)
+    assert len(problems) == 2
+    assert 'numpy<2' in problems[0] and 'tools/install.sh' in problems[0]
+    assert 'pkg_resources' in problems[1]
