@@ -30,7 +30,7 @@ class RangeServer:
     """127.0.0.1 server for PAYLOAD that honours ``Range: bytes=N-`` and can cut
     the first ``truncate_first`` responses short (a dropped connection)."""
 
-    def __init__(self, truncate_first=0):
+    def __init__(self, truncate_first=0, honour_range=True):
         self.requests = []  # (path, Range header or None)
         self.truncate_left = truncate_first
         server = self
@@ -46,7 +46,7 @@ class RangeServer:
                     self.send_error(404)
                     return
                 start = 0
-                if rng:
+                if rng and honour_range:
                     start = int(re.fullmatch(r'bytes=(\d+)-', rng).group(1))
                     if start >= len(PAYLOAD):
                         self.send_error(416)
@@ -70,7 +70,7 @@ class RangeServer:
         self.url = (f'http://127.0.0.1:{self.httpd.server_address[1]}'
                     '/ckpt/model-abc.pth')
         self.thread = threading.Thread(
-            target=self.httpd.serve_forever, daemon=True)
+            target=self.httpd.serve_forever, args=(0.05, ), daemon=True)
         self.thread.start()
 
     def close(self):
@@ -144,6 +144,22 @@ def test_resume_from_part_file(tmp_path, server):
     assert not (out / 'model-abc.pth.part').exists()
 
 
+def test_server_ignoring_range_restarts(tmp_path):
+    srv = RangeServer(honour_range=False)
+    try:
+        out = tmp_path / 'ckpts'
+        out.mkdir()
+        (out / 'model-abc.pth.part').write_bytes(b'stale bytes')
+        dst = dl.download_checkpoint(
+            'fa_nn_r50_in100', str(out), _index(tmp_path, srv.url, SHA),
+            quiet=True)
+        assert srv.requests == [('/ckpt/model-abc.pth', 'bytes=11-')]
+        with open(dst, 'rb') as f:
+            assert f.read() == PAYLOAD  # full body replaced the stale part
+    finally:
+        srv.close()
+
+
 def test_interrupted_transfer_resumes_in_run(tmp_path):
     srv = RangeServer(truncate_first=2)
     try:
@@ -201,6 +217,8 @@ def test_import_lists_are_followed(tmp_path):
     sub.mkdir()
     (sub / 'metafile.yml').write_text(
         'Models:\n  - Name: a\n    Weights: http://x/a.pth\n    Sha256: ab\n')
+    with pytest.raises(dl.DownloadError, match='must be the hex sha256'):
+        dl.find_model(dl.load_index(str(sub / 'metafile.yml')), 'a')
     (tmp_path / 'model-index.yml').write_text(
         'Import:\n  - configs/metafile.yml\n')
     models = dl.load_index(str(tmp_path / 'model-index.yml'))

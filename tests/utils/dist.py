@@ -1,136 +1,105 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""Run a test function in several gloo processes (CPU) and collect the results.
+"""Run a test function on several gloo ranks (CPU processes) and collect the results.
 
-The ranks are started as ``python tests/utils/dist.py ...`` subprocesses rather than
-with ``torch.multiprocessing.spawn``: spawn unpickles the target by module name, and in
-a fresh interpreter ``tests`` resolves to an unrelated ``tests`` package installed in
-site-packages (model-index ships one), not to this directory. Here each rank installs
-this directory as the ``tests`` namespace package (as pytest does), loads the test file
-by path and calls the function.
+The ranks are *forked* from the test process rather than spawned: a spawned rank would
+re-import torch, mmfa and the test module (10+ s on a loaded machine, per test), and
+it unpickles the target by module name, where ``tests`` resolves to an unrelated
+``tests`` package in site-packages (model-index ships one) instead of this directory.
+Each forked rank first sets one intra-op thread (as DataLoader workers do, so no
+OpenMP pool inherited from the parent is used), then joins a gloo group through a
+``file://`` store in the test's tmp dir (no port to pick).
 
 Usage in a test::
 
-    def _worker(rank, world_size, n=3):   # module level, in the test file
+    def _worker(rank, world_size, n=3):
         ...
-        return dict(x=tensor)              # tensors / python scalars only
+        return dict(x=tensor)        # tensors / python values
 
     results = run_distributed(_worker, tmp_path, world_size=2, n=3)
     results[rank]['x']
 """
-import importlib.machinery
-import importlib.util
-import inspect
+import datetime
+import multiprocessing
 import os
 import os.path as osp
-import subprocess
-import sys
+import traceback
 from typing import Callable, List
 
-TESTS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-ROOT = osp.dirname(TESTS_DIR)
+__all__ = ['run_distributed']
+
+
+def _rank_entry(fn: Callable, work: str, rank: int, world_size: int,
+                kwargs: dict) -> None:
+    import torch
+    import torch.distributed as dist
+    torch.set_num_threads(1)
+    try:
+        dist.init_process_group(
+            'gloo',
+            init_method='file://' + osp.join(work, 'pg_store'),
+            rank=rank,
+            world_size=world_size,
+            timeout=datetime.timedelta(seconds=120))
+        try:
+            result = fn(rank, world_size, **kwargs)
+        finally:
+            dist.destroy_process_group()
+        torch.save(result, osp.join(work, f'result{rank}.pt'))
+    except BaseException:
+        with open(osp.join(work, f'error{rank}.txt'), 'w') as f:
+            f.write(traceback.format_exc())
+        os._exit(1)
 
 
 def run_distributed(fn: Callable,
                     tmp_dir,
                     world_size: int = 2,
-                    timeout: float = 240,
+                    timeout: float = 180,
                     **kwargs) -> List[dict]:
     """Call ``fn(rank, world_size, **kwargs)`` on ``world_size`` gloo ranks.
 
     Args:
-        fn (callable): A module-level function of a test file.
-        tmp_dir (str | Path): An empty-ish scratch directory (pytest's tmp_path).
+        fn (callable): The per-rank function.
+        tmp_dir (str | Path): A scratch directory (pytest's ``tmp_path``).
         world_size (int): Number of processes. Defaults to 2.
-        timeout (float): Seconds before the ranks are killed. Defaults to 240.
-        **kwargs: Passed to ``fn``; tensors and python values (saved with torch).
+        timeout (float): Seconds before the ranks are killed. Defaults to 180.
+        **kwargs: Passed to ``fn``.
 
     Returns:
-        list[dict]: What ``fn`` returned on each rank, in rank order.
+        list: What ``fn`` returned on each rank, in rank order.
     """
     import torch
     work = osp.join(str(tmp_dir), f'dist_{fn.__name__}')
-    os.makedirs(work, exist_ok=False)
-    torch.save(kwargs, osp.join(work, 'kwargs.pt'))
-    target = inspect.getsourcefile(fn)
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    procs = []
-    for rank in range(world_size):
-        log = open(osp.join(work, f'log{rank}.txt'), 'w')
-        procs.append((subprocess.Popen(
-            [
-                sys.executable,
-                osp.abspath(__file__), target, fn.__name__, work,
-                str(rank),
-                str(world_size)
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT), log))
-    failed = []
+    os.makedirs(work)
+    ctx = multiprocessing.get_context('fork')
+    procs = [
+        ctx.Process(
+            target=_rank_entry,
+            args=(fn, work, rank, world_size, kwargs),
+            daemon=True) for rank in range(world_size)
+    ]
+    for proc in procs:
+        proc.start()
+    errors = []
     try:
-        for rank, (proc, log) in enumerate(procs):
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                failed.append(f'rank {rank} timed out after {timeout} s')
-                break
+        for proc in procs:
+            proc.join(timeout)
     finally:
-        for proc, log in procs:
-            if proc.poll() is None:
+        for rank, proc in enumerate(procs):
+            if proc.is_alive():
+                errors.append(f'rank {rank} timed out after {timeout} s')
                 proc.kill()
-                proc.wait()
-            log.close()
-    for rank, (proc, _) in enumerate(procs):
-        if proc.returncode != 0:
-            with open(osp.join(work, f'log{rank}.txt')) as f:
-                failed.append(f'rank {rank} exited with {proc.returncode}:\n'
-                              f'{f.read()[-4000:]}')
-    if failed:
-        raise AssertionError('\n'.join(failed))
+                proc.join()
+    for rank, proc in enumerate(procs):
+        err = osp.join(work, f'error{rank}.txt')
+        if osp.exists(err):
+            with open(err) as f:
+                errors.append(f'rank {rank} failed:\n{f.read()}')
+        elif proc.exitcode != 0:
+            errors.append(f'rank {rank} exited with {proc.exitcode}')
+    if errors:
+        raise AssertionError('\n'.join(errors))
     return [
         torch.load(osp.join(work, f'result{rank}.pt'))
         for rank in range(world_size)
     ]
-
-
-def _install_tests_namespace() -> None:
-    """Make ``import tests.<...>`` find this checkout's tests/ directory."""
-    spec = importlib.machinery.ModuleSpec('tests', None, is_package=True)
-    spec.submodule_search_locations = [TESTS_DIR]
-    sys.modules['tests'] = importlib.util.module_from_spec(spec)
-
-
-def _rank_main(target: str, fn_name: str, work: str, rank: int,
-               world_size: int) -> None:
-    import datetime
-
-    import torch
-    import torch.distributed as dist
-    _install_tests_namespace()
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
-    dist.init_process_group(
-        'gloo',
-        init_method='file://' + osp.join(work, 'pg_store'),
-        rank=rank,
-        world_size=world_size,
-        timeout=datetime.timedelta(seconds=120))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            '_dist_target_' + osp.splitext(osp.basename(target))[0], target)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        kwargs = torch.load(osp.join(work, 'kwargs.pt'))
-        result = getattr(module, fn_name)(rank, world_size, **kwargs)
-        torch.save(result, osp.join(work, f'result{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
-
-
-if __name__ == '__main__':
-    # Running as a script puts tests/utils first on sys.path; drop it so that e.g.
-    # `dist` or `utils` modules here cannot shadow anything.
-    sys.path[0] = ROOT
-    _rank_main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]),
-               int(sys.argv[5]))

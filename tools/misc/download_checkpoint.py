@@ -16,6 +16,7 @@ import hashlib
 import http.client
 import os
 import os.path as osp
+import re
 import sys
 import time
 import urllib.error
@@ -63,6 +64,10 @@ def find_model(models: List[Dict], name: str) -> Dict:
                     raise DownloadError(
                         f'Model "{name}" has no {key} field in the index; add '
                         'it (the URL and the sha256 of the checkpoint).')
+            if not re.fullmatch(r'[0-9a-fA-F]{8,64}', str(model['Sha256'])):
+                raise DownloadError(
+                    f'Sha256 of "{name}" in the index is "{model["Sha256"]}"; '
+                    'it must be the hex sha256 (or its first >= 8 digits).')
             return model
     names = [m.get('Name') for m in models if m.get('Name')]
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.4)

@@ -22,15 +22,19 @@ __all__ = [
 
 
 def summarise_keys(keys: Iterable[str], max_groups: int = 12) -> str:
-    """Summarise state-dict keys by their first two dotted components.
+    """Name state-dict keys: all of them when few, else grouped by their first two
+    dotted components.
 
     Args:
         keys (Iterable[str]): The keys.
-        max_groups (int): How many groups to list before eliding the rest.
+        max_groups (int): How many keys or groups to list before eliding the rest.
 
     Returns:
         str: e.g. ``"backbone.layer1.* (30), neck.mlp.* (4)"``.
     """
+    keys = list(keys)
+    if len(keys) <= max_groups:
+        return ', '.join(keys) if keys else '<no keys>'
     groups: Dict[str, int] = OrderedDict()
     for key in keys:
         parts = key.split('.')

@@ -14,7 +14,9 @@ class FAHeadMixin:
 
     Args (set by ``_init_fa``):
         augmenter (dict | None): An FA method config (``MaskFA``, ``NearestNeighborFA``,
-            ``MixupNoiseFA``, ...) or None for the no-FA baseline of the layout.
+            ``MixupNoiseFA``, ...); None or ``dict(type=None)`` is the no-FA
+            baseline of the layout (configs use the latter so that a child config
+            can set the method with ``augmenter=dict(type=...)``).
         num_aug (int, optional): k, the number of FA copies; passed to the
             augmenter (None: the augmenter's own default).
         free_loss (bool): ``L_orig + sum_j L_FA_j`` ("free loss") instead of the
@@ -24,6 +26,13 @@ class FAHeadMixin:
 
     def _init_fa(self, augmenter: Optional[dict], num_aug: Optional[int],
                  free_loss: bool, stop_grad: bool) -> None:
+        if isinstance(augmenter, dict) and augmenter.get('type') is None:
+            extra = sorted(k for k in augmenter if k != 'type')
+            if extra:
+                raise ValueError(
+                    f'augmenter has no type but sets {extra}; name the FA '
+                    "method, e.g. augmenter=dict(type='MaskFA', ratio=0.2)")
+            augmenter = None
         if isinstance(augmenter, dict) and num_aug is not None:
             augmenter = dict(augmenter)
             augmenter.setdefault('num_aug', num_aug)

@@ -1,0 +1,42 @@
+# FA-BYOL (instance similarity, SPEC sec. 4): mmpretrain's BYOL networks, FA on the
+# target projections (Parallel-predictor layout); target EMA tau 0.99 -> 1.0 cosine.
+model = dict(
+    type='FABYOL',
+    target_decay=0.99,
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='SyncBN'),
+        zero_init_residual=False),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=2048,
+        hid_channels=4096,
+        out_channels=256,
+        num_layers=2,
+        with_bias=True,
+        with_last_bn=False,
+        with_avg_pool=True,
+        norm_cfg=dict(type='SyncBN')),
+    head=dict(
+        type='FALatentPredictHead',
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=256,
+            hid_channels=4096,
+            out_channels=256,
+            num_layers=2,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=False,
+            norm_cfg=dict(type='SyncBN')),
+        loss=dict(type='CosineSimilarityLoss'),
+        augmenter=dict(type=None),  # no FA; children set the method
+        num_aug=1,
+        free_loss=False,
+        stop_grad=True))

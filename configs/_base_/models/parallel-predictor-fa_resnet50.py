@@ -1,0 +1,44 @@
+# Parallel-predictor-FA (the paper's layout, SPEC sec. 4): ResNet-50, the strong
+# projector and the predictor, both mmpretrain NonLinearNecks. The FA method is the
+# head's `augmenter` (type=None: the no-FA baseline of the layout).
+model = dict(
+    type='ParallelPredictorFA',
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='SyncBN'),
+        zero_init_residual=True),
+    # Strong projector: Linear-BN-ReLU, Linear-BN-ReLU, Linear-BN (2048-2048-256).
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=2048,
+        hid_channels=2048,
+        out_channels=256,
+        num_layers=3,
+        with_last_bn=True,
+        with_avg_pool=True,
+        norm_cfg=dict(type='SyncBN')),
+    # Predictor: Linear(256, 4096)-BN-ReLU, Linear(4096, 256) with bias.
+    predictor=dict(
+        type='NonLinearNeck',
+        in_channels=256,
+        hid_channels=4096,
+        out_channels=256,
+        num_layers=2,
+        with_last_bn=False,
+        with_last_bias=True,
+        with_avg_pool=False,
+        norm_cfg=dict(type='SyncBN')),
+    head=dict(
+        type='FAContrastiveHead',
+        augmenter=dict(type=None),  # no FA; children set the method
+        num_aug=1,
+        free_loss=False,
+        stop_grad=True,
+        symmetric=True,
+        temperature=0.2))

@@ -1,0 +1,2 @@
+_base_ = './fa-byol_resnet50_8xb64-coslr-100e_in1k.py'
+model = dict(head=dict(augmenter=dict(type='MixupNoiseFA', noise='nn'), num_aug=4, free_loss=True))

@@ -1,0 +1,2 @@
+_base_ = './basic_resnet50_8xb64-accum8-coslr-200e_in100.py'
+model = dict(head=dict(augmenter=dict(type='MaskFA', ratio=0.2)))

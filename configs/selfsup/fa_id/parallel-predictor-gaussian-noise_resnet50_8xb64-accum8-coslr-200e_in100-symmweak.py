@@ -1,0 +1,2 @@
+_base_ = './parallel-predictor_resnet50_8xb64-accum8-coslr-200e_in100-symmweak.py'
+model = dict(head=dict(augmenter=dict(type='MixupNoiseFA', noise='gaussian')))

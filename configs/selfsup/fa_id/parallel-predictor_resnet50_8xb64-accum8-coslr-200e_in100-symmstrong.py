@@ -1,0 +1,2 @@
+_base_ = './parallel-predictor_resnet50_8xb64-accum8-coslr-200e_in100.py'
+train_dataloader = dict(dataset=dict(pipeline=_base_.symm_strong_pipeline))
