@@ -9,5 +9,4 @@ train_dataloader = dict(
         data_root=data_root,
         split='',
         ann_file='meta/train.txt',
-        data_prefix='train',
-        with_label=False))
+        data_prefix='train'))

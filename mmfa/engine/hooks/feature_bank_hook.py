@@ -31,18 +31,27 @@ class FeatureBankHook(Hook):
       message hub, so they appear in the training log (``bank<i>/...`` when the
       model holds several banks).
 
-    Add it with ``custom_hooks = [dict(type='FeatureBankHook')]``.
+    Add it with ``custom_hooks = [dict(type='FeatureBankHook')]``. mmfa's pre-training
+    runtime (``configs/_base_/selfsup_runtime.py``) adds it with
+    ``require_bank=False``, so that switching a config's FA method to NN is a one-key
+    change; the hook then idles for models without a bank.
 
     Args:
         warmup_iters (int): Iterations during which the banks are filled but not
             queried (the NN methods return un-augmented features). Defaults to 0.
         log_interval (int): Interval, in iterations, of the logged scalars.
             Defaults to 1.
+        require_bank (bool): Raise if the model has no FeatureBank (a hook added
+            by mistake). False makes the hook idle for such models. Defaults to
+            True.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, warmup_iters: int = 0, log_interval: int = 1) -> None:
+    def __init__(self,
+                 warmup_iters: int = 0,
+                 log_interval: int = 1,
+                 require_bank: bool = True) -> None:
         if not isinstance(warmup_iters, int) or warmup_iters < 0:
             raise ValueError('FeatureBankHook: warmup_iters must be an int >= 0, '
                              f'got {warmup_iters!r}.')
@@ -51,6 +60,7 @@ class FeatureBankHook(Hook):
                              f'int, got {log_interval!r}.')
         self.warmup_iters = warmup_iters
         self.log_interval = log_interval
+        self.require_bank = require_bank
         self._banks: Optional[List[Tuple[str, FeatureBank]]] = None
         self._checked_first_flush = False
 
@@ -60,7 +70,7 @@ class FeatureBankHook(Hook):
             model = model.module
         banks = [(name, m) for name, m in model.named_modules()
                  if isinstance(m, FeatureBank)]
-        if not banks:
+        if not banks and self.require_bank:
             raise RuntimeError(
                 'FeatureBankHook: the model has no FeatureBank: remove '
                 'FeatureBankHook from custom_hooks or use an NN FA method '

@@ -1,6 +1,6 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 """Ring-buffer feature bank for the nearest-neighbour FA methods (SPEC sec. 3)."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -51,6 +51,11 @@ class FeatureBank(nn.Module):
         dim (int): Feature dimension. Defaults to 256.
         query_chunk_size (int): Bank entries scored at once by :meth:`query`, which
             bounds its peak extra memory (see there). Defaults to 16384.
+
+    Attributes:
+        query_enabled (bool): Whether the FA methods may query the bank; set by
+            FeatureBankHook (False during its warm-up), True by default.
+        last_top1_sim (float): Mean top-1 cosine similarity of the last query.
     """
 
     def __init__(self,
@@ -107,13 +112,13 @@ class FeatureBank(nn.Module):
     def query(self,
               feats: Tensor,
               k: int,
-              chunk_size: int = None) -> Tuple[Tensor, Tensor]:
+              chunk_size: Optional[int] = None) -> Tuple[Tensor, Tensor]:
         """Top-k most cosine-similar written entries of each feature.
 
         The bank is scored in chunks of ``chunk_size`` entries and a running top-k is
         merged across chunks, so the peak extra memory is O(N * chunk_size) (one
         (N, chunk_size) float32 score buffer, 32 MiB for N=512 and the default chunk)
-        instead of O(N * size) (2 GiB for N=512 and a 1M-entry bank).
+        instead of O(N * size) (1.9 GiB for N=512 and a 1M-entry bank).
 
         Args:
             feats (Tensor): Queries (N, dim); l2-normalised here.

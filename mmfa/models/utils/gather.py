@@ -73,7 +73,7 @@ def gather_features(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def gather_features_nograd(x: torch.Tensor) -> torch.Tensor:
-    """All-gather along dim 0 without gradient (identity on a single process)."""
+    """All-gather along dim 0 without gradient (``x.detach()`` on one process)."""
     if get_rank_world()[1] == 1:
-        return x
+        return x.detach()
     return _all_gather_padded(x.detach())[0]

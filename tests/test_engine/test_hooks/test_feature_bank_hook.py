@@ -176,6 +176,12 @@ def test_model_without_bank_is_an_error():
     with pytest.raises(RuntimeError, match='has no FeatureBank') as err:
         hook.before_train(_fake_runner(nn.Sequential(MaskFA())))
     assert 'remove FeatureBankHook' in str(err.value)
+    # As mmfa's pre-training runtime adds it: idle for a model without a bank.
+    idle = FeatureBankHook(require_bank=False)
+    runner = _fake_runner(nn.Sequential(MaskFA()))
+    idle.before_train(runner)
+    idle.after_train_iter(runner, 0)
+    assert 'train/bank/fill_ratio' not in runner.message_hub.log_scalars
 
 
 def test_warns_when_the_model_never_stashes():

@@ -74,10 +74,6 @@ def test_single_process_is_identity():
     assert torch.equal(gather_features_nograd(x), x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='gather.py bug: on a single process gather_features_nograd returns its '
-    'input as is, so the result keeps the graph (unlike with several ranks)')
 def test_single_process_nograd_has_no_grad():
     x = torch.randn(3, DIM, requires_grad=True)
     assert not gather_features_nograd(x).requires_grad
