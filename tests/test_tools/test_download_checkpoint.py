@@ -223,3 +223,22 @@ def test_import_lists_are_followed(tmp_path):
         'Import:\n  - configs/metafile.yml\n')
     models = dl.load_index(str(tmp_path / 'model-index.yml'))
     assert [m['Name'] for m in models] == ['a']
+
+
+def test_project_model_index_lists_every_paper_config():
+    """model-index.yml names each paper config; unreleased weights say so."""
+    import glob
+    models = dl.load_index(osp.join(ROOT, 'model-index.yml'))
+    names = {m['Name'] for m in models}
+    configs = {
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(osp.join(ROOT, 'configs/selfsup/*/*.py'))
+    }
+    assert names == configs
+    for m in models:
+        assert osp.isfile(osp.join(ROOT, m['Config']))
+        assert any('reported by the authors' in r['Task']
+                   for r in m['Results'])
+    name = 'parallel-predictor-nn_resnet50_8xb64-accum8-coslr-200e_in100'
+    with pytest.raises(dl.DownloadError, match='has no released checkpoint'):
+        dl.find_model(models, name)

@@ -62,8 +62,10 @@ def find_model(models: List[Dict], name: str) -> Dict:
             for key in ('Weights', 'Sha256'):
                 if not model.get(key):
                     raise DownloadError(
-                        f'Model "{name}" has no {key} field in the index; add '
-                        'it (the URL and the sha256 of the checkpoint).')
+                        f'Model "{name}" has no released checkpoint ({key} is '
+                        'empty in the index): train it with its Config '
+                        f'({model.get("Config", "see model_zoo.md")}), or add '
+                        'the URL and sha256 of a checkpoint to the index.')
             if not re.fullmatch(r'[0-9a-fA-F]{8,64}', str(model['Sha256'])):
                 raise DownloadError(
                     f'Sha256 of "{name}" in the index is "{model["Sha256"]}"; '

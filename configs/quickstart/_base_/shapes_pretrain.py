@@ -1,5 +1,5 @@
 # CPU quickstart pre-training: the Parallel-predictor layout of the paper, shrunk to
-# a ResNet-18 of width 32 on the generated shapes set (class = shape; colour, size,
+# a ResNet-18 of width 16 on the generated shapes set (class = shape; colour, size,
 # position, rotation and background vary), 32 px views with BYOL's asymmetric
 # augmentation, one process. Generate the data with
 #   python tools/dataset_converters/generate_shapes.py data/shapes
@@ -67,12 +67,12 @@ train_dataloader = dict(
         ]))
 
 model = dict(
-    backbone=dict(depth=18, stem_channels=32, base_channels=32),
-    neck=dict(in_channels=256, hid_channels=256, out_channels=feat_dim),
+    backbone=dict(depth=18, stem_channels=16, base_channels=16),
+    neck=dict(in_channels=128, hid_channels=256, out_channels=feat_dim),
     predictor=dict(in_channels=feat_dim, hid_channels=256,
                    out_channels=feat_dim))
 
-max_epochs = 8
+max_epochs = 6
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=1e-5),

@@ -1,2 +1,0 @@
-_base_ = './parallel-predictor_resnet18-w32_1xb64-coslr-8e_shapes.py'
-model = dict(head=dict(augmenter=dict(type='MaskFA', ratio=0.2)))
