@@ -18,7 +18,10 @@ env_cfg = dict(
 )
 
 # Runs on GPU and on CPU (gloo), where it drops device_ids and reverts SyncBN.
-model_wrapper_cfg = dict(type='MMFADistributedDataParallel')
+# A full import path: mmengine's Runner looks wrappers up in its root registry,
+# which ignores the default scope and only sees its direct children's scopes.
+model_wrapper_cfg = dict(
+    type='mmfa.engine.wrappers.MMFADistributedDataParallel')
 
 # Add dict(type='TensorboardVisBackend') for TensorBoard logs.
 vis_backends = [dict(type='LocalVisBackend')]

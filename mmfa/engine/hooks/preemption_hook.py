@@ -75,6 +75,10 @@ class PreemptionCheckpointHook(Hook):
     - ``after_train``: restores the previous handlers. A signal received after the
       last check of the run is reported and otherwise ignored (training finished).
 
+    A signal that arrives during validation is acted on after the next training
+    iteration, so ``KillWait`` must cover the rest of a validation round plus one
+    iteration and the checkpoint write (torchrun waits 30 s before SIGKILL).
+
     **Exit code** ``exit_code`` (default 75, ``EX_TEMPFAIL`` of sysexits.h,
     "temporary failure, retry"): non-zero, so Slurm marks the step failed and a job
     script can tell a preemption checkpoint from a crash and requeue, e.g.

@@ -1,0 +1,35 @@
+# Reference for tools/analysis_tools/benchmark_train.py: mmpretrain's SimCLR (its
+# algorithm, 2N x 2N contrastive loss, both views in one backbone batch) at the
+# settings of mmfa's no-FA Parallel-predictor config: the same ResNet-50, mmfa's
+# strong projector as SimCLR's neck (Linear-BN-ReLU x 2, Linear-BN, 2048-2048-256),
+# tau 0.2, batch 64 per device, the same LARS optimizer wrapper, data pipeline and
+# runtime. Only the model differs: no predictor, mmpretrain's loss.
+# (Zhang et al., arXiv:2410.12396; SimCLR: Chen et al., ICML 2020.)
+_base_ = ('../../../configs/selfsup/fa_id/'
+          'parallel-predictor_resnet50_8xb64-accum8-coslr-200e_in100.py')
+model = dict(
+    _delete_=True,
+    type='SimCLR',
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='SyncBN'),
+        zero_init_residual=True),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=2048,
+        hid_channels=2048,
+        out_channels=256,
+        num_layers=3,
+        with_last_bn=True,
+        with_avg_pool=True,
+        norm_cfg=dict(type='SyncBN')),
+    head=dict(
+        type='ContrastiveHead',
+        loss=dict(type='CrossEntropyLoss'),
+        temperature=0.2))
