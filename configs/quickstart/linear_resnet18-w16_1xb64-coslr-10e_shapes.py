@@ -49,7 +49,7 @@ val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
 max_epochs = 10
-optim_wrapper = dict(optimizer=dict(lr=0.5))
+optim_wrapper = dict(optimizer=dict(lr=0.05))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True,
          begin=0, end=max_epochs)

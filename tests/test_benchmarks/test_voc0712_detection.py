@@ -83,9 +83,9 @@ def _cpu_cfg(checkpoint, voc_root=None, work_dir=None):
         return cfg
     cfg.work_dir = work_dir
     # few RoIs so that res5 on CPU stays cheap
-    cfg.model.train_cfg.rpn_proposal.max_per_img = 32
-    cfg.model.train_cfg.rcnn.sampler.num = 16
-    cfg.model.test_cfg.rpn.max_per_img = 16
+    cfg.model.train_cfg.rpn_proposal.max_per_img = 16
+    cfg.model.train_cfg.rcnn.sampler.num = 8
+    cfg.model.test_cfg.rpn.max_per_img = 8
     for dataset in cfg.train_dataloader.dataset.datasets:
         dataset.data_root = voc_root
         dataset.pipeline[2].scales = [(160, 96), (160, 128)]
@@ -98,7 +98,7 @@ def _cpu_cfg(checkpoint, voc_root=None, work_dir=None):
     cfg.test_dataloader = cfg.val_dataloader
     cfg.val_evaluator.nproc = 1
     cfg.train_cfg.max_iters = 2
-    cfg.train_cfg.val_interval = 2
+    cfg.train_cfg.val_begin = 3  # evaluated once, by the test
     cfg.custom_hooks = [dict(type='DetPreciseBNHook', num_iters=1)]
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.interval = 100

@@ -169,6 +169,8 @@ def main(argv=None):
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('benchmark_bank.py: --device cuda but no GPU is '
                          'visible; use --device cpu')
+    if device.type == 'cuda' and device.index is None:
+        device = torch.device('cuda', torch.cuda.current_device())
     if args.threads:
         torch.set_num_threads(args.threads)
     cells = []

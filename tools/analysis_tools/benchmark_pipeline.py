@@ -165,9 +165,7 @@ def format_report(report: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    import mmfa  # noqa: F401
-    from mmfa.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
+    bu.setup_mmfa()
     try:  # the configs' env_cfg: OpenCV single-threaded inside each worker
         import cv2
         cv2.setNumThreads(0)

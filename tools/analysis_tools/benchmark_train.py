@@ -122,6 +122,10 @@ def parse_args(argv=None):
         '--cfg-options', nargs='+', default=None,
         help='override keys of every config, e.g. '
         'model.head.augmenter.num_aug=4 (mmengine DictAction syntax)')
+    parser.add_argument(
+        '--profile', default=None, metavar='DIR',
+        help='after timing, profile 2 steps of each config with '
+        'torch.profiler and write its op table to DIR/<config>.txt')
     parser.add_argument('--out', default=None, help='write the report as JSON')
     args = parser.parse_args(argv)
     if args.cfg_options:
@@ -152,6 +156,8 @@ def resolve_device(name: Optional[str]) -> torch.device:
     if device.type not in ('cpu', 'cuda'):
         raise SystemExit(f'benchmark_train.py: unsupported device {name!r}; '
                          'use cpu or cuda')
+    if device.type == 'cuda' and device.index is None:
+        device = torch.device('cuda', torch.cuda.current_device())
     return device
 
 
@@ -382,6 +388,32 @@ class ConfigBench:
                 self.phases.setdefault(p, []).append(phases.get(p, 0.))
         return elapsed
 
+    def profile(self, out_dir: str, steps: int = 2) -> str:
+        """Op table of ``steps`` steps under torch.profiler, sorted by self
+        device time on GPU (self CPU time on CPU); returns the file path."""
+        from torch.profiler import ProfilerActivity, profile
+        acts = [ProfilerActivity.CPU]
+        if self.device.type == 'cuda':
+            acts.append(ProfilerActivity.CUDA)
+        with profile(activities=acts) as prof:
+            for _ in range(steps):
+                self.step()
+        avg = prof.key_averages()
+        keys = (['self_device_time_total', 'self_cuda_time_total']
+                if self.device.type == 'cuda' else ['self_cpu_time_total'])
+        table = None
+        for key in keys:
+            try:
+                table = avg.table(sort_by=key, row_limit=40)
+                break
+            except (AttributeError, KeyError, ValueError):
+                continue
+        os.makedirs(out_dir, exist_ok=True)
+        path = osp.join(out_dir, f'{self.name}.txt')
+        with open(path, 'w') as f:
+            f.write(f'{self.path}: {steps} steps\n{table}\n')
+        return path
+
     def measure_memory(self, steps: int) -> None:
         persistent = bu.persistent_bytes(self.model,
                                          self.optim_wrapper.optimizer)
@@ -506,17 +538,15 @@ def format_report(report: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    import mmfa  # noqa: F401  (compat patches)
     from mmengine.logging import MessageHub, MMLogger
-
-    from mmfa.utils import register_all_modules
 
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    register_all_modules(init_default_scope=True)
+    bu.setup_mmfa()
     # Quiet the per-parameter init / paramwise logs of model building.
-    MMLogger.get_instance('mmfa_benchmark_train', log_level='ERROR')
+    if not MMLogger.check_instance_created('mmfa_benchmark_train'):
+        MMLogger.get_instance('mmfa_benchmark_train', log_level='ERROR')
     paths = [args.config] + list(args.compare)
     cfgs = [load_config(p, args.cfg_options) for p in paths]
     if device.type == 'cuda':
@@ -564,6 +594,9 @@ def main(argv=None):
         for b in benches:
             b.measure_memory(args.memory_steps)
 
+    if args.profile:
+        for b in benches:
+            b.profile(args.profile)
     results = [b.summary() for b in benches]
     add_ratios(results)
     report = dict(

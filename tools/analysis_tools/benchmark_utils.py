@@ -19,8 +19,31 @@ import torch
 __all__ = [
     'summarize', 'PhaseTimer', 'PeakMemory', 'persistent_bytes', 'machine_info',
     'write_fake_images', 'markdown_table', 'synchronize', 'fmt_ms', 'fmt_mib',
-    'time_call'
+    'time_call', 'setup_mmfa'
 ]
+
+
+def setup_mmfa() -> None:
+    """Register mmfa's training modules (models, engine) and mmpretrain's, and set
+    the default scope to ``mmfa``.
+
+    Unlike ``mmfa.utils.register_all_modules`` this does not import
+    ``mmfa.evaluation``, whose detection metrics need mmdet: the benchmarks only
+    train, and run where only mmengine, mmcv and mmpretrain are installed.
+    """
+    import datetime
+
+    import mmpretrain.utils
+    from mmengine import DefaultScope
+
+    import mmfa  # noqa: F401  (compat patches)
+    import mmfa.engine  # noqa: F401
+    import mmfa.models  # noqa: F401
+    mmpretrain.utils.register_all_modules(init_default_scope=False)
+    current = DefaultScope.get_current_instance()
+    if current is None or current.scope_name != 'mmfa':
+        DefaultScope.get_instance(f'mmfa-benchmark-{datetime.datetime.now()}',
+                                  scope_name='mmfa')
 
 
 def synchronize(device: torch.device) -> None:

@@ -6,6 +6,11 @@ _base_ = 'mmpretrain::byol/benchmarks/resnet50_8xb512-linear-coslr-90e_in1k.py'
 
 default_scope = 'mmfa'
 custom_imports = dict(imports=['mmfa.evaluation'], allow_failed_imports=False)
+# as configs/_base_/default_runtime.py: backend chosen by tools/train.py, a DDP
+# wrapper that also runs on CPU
+env_cfg = dict(dist_cfg=dict(backend='auto'))
+model_wrapper_cfg = dict(
+    type='mmfa.engine.wrappers.MMFADistributedDataParallel')
 
 model = dict(
     backbone=dict(

@@ -14,22 +14,24 @@ feat_dim = 64
 
 def _view(blur_prob, solarize_prob):
     view = [
-        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.3, 1.)),
+        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.4, 1.)),
         dict(type='RandomFlip', prob=0.5),
         dict(
             type='RandomApply',
             transforms=[
+                # Stronger than BYOL's: object and background colours are random
+                # per image, an instance shortcut that weak jitter leaves open.
                 dict(
                     type='ColorJitter',
-                    brightness=0.4,
-                    contrast=0.4,
-                    saturation=0.2,
-                    hue=0.1)
+                    brightness=0.8,
+                    contrast=0.8,
+                    saturation=0.8,
+                    hue=0.5)
             ],
             prob=0.8),
         dict(
             type='RandomGrayscale',
-            prob=0.2,
+            prob=0.5,
             keep_channels=True,
             channel_weights=(0.114, 0.587, 0.2989)),
     ]
@@ -72,7 +74,7 @@ model = dict(
     predictor=dict(in_channels=feat_dim, hid_channels=256,
                    out_channels=feat_dim))
 
-max_epochs = 6
+max_epochs = 25
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=1e-5),

@@ -88,7 +88,7 @@ class KNNAccuracy(BaseMetric):
                 raise KeyError("KNNAccuracy needs 'feats' in every data sample "
                                '(the pooled backbone features); got keys '
                                f'{list(sample.keys())}.')
-            label = torch.as_tensor(sample['gt_label']).reshape(-1)[:1]
+            label = torch.as_tensor(sample.get('gt_label')).reshape(-1)[:1]
             self.results.append(
                 dict(feats=feats.detach().reshape(-1).float().cpu(),
                      gt_label=label.long().cpu()))
@@ -107,6 +107,8 @@ class KNNAccuracy(BaseMetric):
                 'KNNAccuracy has no memory: call set_memory(train_feats, '
                 'train_labels) before evaluating (tools/analysis_tools/'
                 'knn_eval.py does this).')
+        if not results:
+            raise RuntimeError('KNNAccuracy received no query features.')
         # The memory is normalised once in set_memory; normalise the queries here
         # so knn_classify need not copy the (possibly ImageNet-sized) memory.
         feats = torch.nn.functional.normalize(

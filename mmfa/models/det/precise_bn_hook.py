@@ -1,4 +1,5 @@
 # Copyright (c) mmfa contributors. All rights reserved.
+import copy
 import itertools
 from typing import Optional
 
@@ -74,8 +75,12 @@ class DetPreciseBNHook(Hook):
     which is None with mmdet's ``AspectRatioBatchSampler``.
 
     Runs after the last training iteration and, if ``interval`` > 0, every
-    ``interval`` iterations (as detectron2 does at every evaluation). Give it a
-    priority above ``CheckpointHook`` so checkpoints hold the updated statistics.
+    ``interval`` iterations (as detectron2 does at every evaluation), with priority
+    above ``CheckpointHook`` so checkpoints hold the updated statistics. The batches
+    come from a *new* dataloader built from ``train_dataloader`` (as detectron2
+    builds one): a second iterator over the running one would disturb it
+    (mmdet's ``AspectRatioBatchSampler`` keeps its buckets on the sampler object,
+    shared by all its iterators, and loops forever when two are interleaved).
 
     Args:
         num_iters (int): Training batches per rank to average. Defaults to 200.
@@ -104,7 +109,8 @@ class DetPreciseBNHook(Hook):
         print_log(
             f'Precise BN: averaging BN statistics over {self.num_iters} '
             'training iterations', logger='current')
-        count = update_bn_stats_train_mode(runner.model,
-                                           runner.train_dataloader,
+        dataloader = runner.build_dataloader(
+            copy.deepcopy(runner.cfg.train_dataloader), seed=runner.seed)
+        count = update_bn_stats_train_mode(runner.model, dataloader,
                                            self.num_iters)
         print_log(f'Precise BN: updated {count} BN layers', logger='current')

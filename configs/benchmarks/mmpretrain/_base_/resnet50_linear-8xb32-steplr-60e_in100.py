@@ -1,9 +1,10 @@
 # The ImageNet-1k linear-evaluation protocol on ImageNet-100 (the CMC 100-class subset,
-# ../../../../shared/data/imagenet100_classes.txt), Tables I-IV of Zhang et al.,
+# configs/_base_/datasets/imagenet100_classes.txt), Tables I-IV of Zhang et al.,
 # arXiv:2410.12396. Data layout: mmpretrain's ImageNet folders under
 # data/imagenet100/{train,val}/ with annotation files data/imagenet100/meta/
-# {train,val}.txt ("<path relative to train/ or val/> <label 0..99>" per line),
-# built by the ImageNet-100 converter in tools/dataset_converters/.
+# {train,val}.txt ("<path relative to train/ or val/> <label 0..99>" per line), built by
+#   python tools/dataset_converters/build_imagenet100.py \
+#       data/imagenet data/imagenet100 --link
 _base_ = './resnet50_linear-8xb32-steplr-60e_in1k.py'
 
 data_root = 'data/imagenet100/'

@@ -1,6 +1,6 @@
-# Linear evaluation of a frozen ResNet-50 on ImageNet-1k: the protocol of Zhang et al.,
+# Linear evaluation of a frozen ResNet-50 on ImageNet-1k: the protocol of Zhang et al.
 # "Feature Augmentation for Self-supervised Contrastive Learning: A Closer Look",
-# arXiv:2410.12396, Tables I-V): SGD, 60 epochs, batch 256 (8 GPUs x 32),
+# arXiv:2410.12396, Tables I-V: SGD, 60 epochs, batch 256 (8 GPUs x 32),
 # momentum 0.9, weight decay 0, lr x0.1 at epochs 40, 50 and 55. The lr depends on the
 # pre-training family; the leaf configs set it (1.0 instance discrimination, 0.2 BYOL).
 # The pre-training checkpoint is given at launch:
@@ -9,10 +9,11 @@
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',
     'mmpretrain::_base_/datasets/imagenet_bs32_pil_resize.py',
-    'mmpretrain::_base_/default_runtime.py',
+    # mmfa's runtime: default_scope 'mmfa', nccl/gloo chosen by tools/train.py, a
+    # DDP wrapper that also runs on CPU
+    '../../../_base_/default_runtime.py',
 ]
 
-default_scope = 'mmfa'
 # PretrainedStrict lives in mmfa.evaluation.
 custom_imports = dict(imports=['mmfa.evaluation'], allow_failed_imports=False)
 
