@@ -1,5 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,18 +8,14 @@ from mmengine.config import Config
 
 import mmfa  # noqa: F401
 from tests.test_benchmarks.data_utils import make_pretrain_checkpoint
+from tests.utils import ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'mmpretrain',
                   'fa-id_resnet50_linear-8xb32-steplr-60e_in100.py')
 
 
 def _load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'knn_eval.py')
-    spec = importlib.util.spec_from_file_location('knn_eval', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis_tools/knn_eval.py')
 
 
 def _small_args(imagenet_root, extra=()):

@@ -1,5 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -9,8 +8,8 @@ from mmengine.registry import DefaultScope
 
 import mmfa  # noqa: F401
 from tests.test_benchmarks.data_utils import make_pretrain_checkpoint
+from tests.utils import ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'mmdet', 'voc0712',
                   'faster-rcnn_r50-c4_ms-24k_voc0712.py')
 
@@ -21,10 +20,7 @@ def extracted_r50(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('r50')
     ckpt = str(tmp / 'pretrain.pth')
     expected = make_pretrain_checkpoint(ckpt, depth=50)
-    path = osp.join(ROOT, 'tools', 'model_converters', 'extract_backbone.py')
-    spec = importlib.util.spec_from_file_location('extract_backbone', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/model_converters/extract_backbone.py')
     out = str(tmp / 'backbone.pth')
     tool.main([ckpt, out])
     return out, expected

@@ -1,22 +1,12 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-import importlib.util
 import json
-import os.path as osp
 
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.utils import load_tool
 
 
 analyze_logs = load_tool('tools/analysis_tools/analyze_logs.py')

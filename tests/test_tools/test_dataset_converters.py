@@ -1,5 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-import importlib.util
 import os
 import os.path as osp
 
@@ -7,16 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.utils import ROOT, load_tool
 CLASS_LIST = osp.join(ROOT, 'configs/_base_/datasets/imagenet100_classes.txt')
-
-
-def load_tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 generate_shapes = load_tool('tools/dataset_converters/generate_shapes.py')

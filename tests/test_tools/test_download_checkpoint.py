@@ -1,7 +1,6 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 import hashlib
 import http.server
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -9,15 +8,7 @@ import threading
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.utils import ROOT, load_tool
 
 
 dl = load_tool('tools/misc/download_checkpoint.py')

@@ -1,22 +1,16 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
 
 import mmfa  # noqa: F401
 from tests.test_benchmarks.data_utils import make_pretrain_checkpoint
+from tests.utils import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _load_tool():
-    path = osp.join(ROOT, 'tools', 'model_converters', 'extract_backbone.py')
-    spec = importlib.util.spec_from_file_location('extract_backbone', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/model_converters/extract_backbone.py')
 
 
 @pytest.fixture(scope='module')

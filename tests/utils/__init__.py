@@ -37,3 +37,13 @@ def run_tool(args, timeout=600, env=None, check=True):
         raise AssertionError(f'{args} failed ({proc.returncode}):\n'
                              f'{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}')
     return proc
+
+
+def load_tool(rel):
+    """Import a script under tools/ (not a package) as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,5 +1,4 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-import pytest
 import torch
 
 import mmfa  # noqa: F401
