@@ -47,6 +47,7 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
+from mmengine.config import DictAction
 
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:
@@ -119,7 +120,7 @@ def parse_args(argv=None):
                         help='with --real-data: data-loader workers')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--cfg-options', nargs='+', default=None,
+        '--cfg-options', nargs='+', action=DictAction, default=None,
         help='override keys of every config, e.g. '
         'model.head.augmenter.num_aug=4 (mmengine DictAction syntax)')
     parser.add_argument(
@@ -128,12 +129,6 @@ def parse_args(argv=None):
         'torch.profiler and write its op table to DIR/<config>.txt')
     parser.add_argument('--out', default=None, help='write the report as JSON')
     args = parser.parse_args(argv)
-    if args.cfg_options:
-        from mmengine.config import DictAction
-        ns = argparse.Namespace()
-        DictAction(option_strings=[], dest='opts')(parser, ns,
-                                                   args.cfg_options)
-        args.cfg_options = ns.opts
     for name in ('iters', 'repeats'):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
@@ -541,6 +536,9 @@ def main(argv=None):
     from mmengine.logging import MessageHub, MMLogger
 
     device = resolve_device(args.device)
+    if args.amp and device.type != 'cuda':
+        raise SystemExit('benchmark_train.py: --amp (AmpOptimWrapper) needs '
+                         '--device cuda')
     if args.threads:
         torch.set_num_threads(args.threads)
     bu.setup_mmfa()
