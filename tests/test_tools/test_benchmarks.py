@@ -121,9 +121,12 @@ def test_benchmark_train_real_data(tiny_configs, tmp_path):
     report = bench_train.main([
         tiny_configs['base'], '--real-data', '--generate-images', '6',
         '--num-workers', '0', '--batch-size', '2', '--iters', '2', '--warmup',
-        '0', '--repeats', '1', '--memory-steps', '0', '--device', 'cpu'
+        '0', '--repeats', '1', '--memory-steps', '0', '--device', 'cpu',
+        '--cfg-options', 'model.head.augmenter.type=MaskFA'
     ])
     (res, ) = report['results']
+    # --cfg-options reached the config
+    assert res['augmenter'] == 'MaskFA(ratio=0.2, num_aug=1)'
     # the crop size comes from the config's pipeline
     assert res['img_size'] == 224 and report['settings']['real_data']
     assert res['data_time']['n'] == 2 and res['step_time']['n'] == 2

@@ -91,7 +91,10 @@ class BaseFeatureAugmenter(nn.Module):
     # ---- helpers of the bank-based methods -------------------------------------
     def _build_bank(self, bank: Union[dict, FeatureBank]) -> FeatureBank:
         if isinstance(bank, dict):
-            bank = MODELS.build(copy.deepcopy(bank))
+            bank = copy.deepcopy(bank)
+            # mmfa's scope whatever the default scope (e.g. an mmdet runner's)
+            bank.setdefault('_scope_', 'mmfa')
+            bank = MODELS.build(bank)
         if not isinstance(bank, FeatureBank):
             raise TypeError(f'{type(self).__name__}: bank must be a FeatureBank or '
                             f'its config, got {type(bank).__name__}.')
@@ -103,12 +106,12 @@ class BaseFeatureAugmenter(nn.Module):
         or fewer than k entries written); the fallback is logged once."""
         bank = self.bank
         k = self.num_aug
-        if not bank.query_enabled or int(bank.num_written) < k:
+        if not bank.query_enabled or bank.written_entries < k:
             if not self._logged_fallback:
                 self._logged_fallback = True
                 why = ('disabled by the FeatureBankHook warm-up'
                        if not bank.query_enabled else
-                       f'holding {int(bank.num_written)} < {k} entries')
+                       f'holding {bank.written_entries} < {k} entries')
                 print_log(
                     f'{type(self).__name__}: the feature bank is {why}; returning '
                     'the un-augmented features until it can serve '
@@ -120,7 +123,7 @@ class BaseFeatureAugmenter(nn.Module):
             self._logged_ready = True
             print_log(
                 f'{type(self).__name__}: the feature bank now holds '
-                f'{int(bank.num_written)} entries; nearest-neighbour FA is active.',
+                f'{bank.written_entries} entries; nearest-neighbour FA is active.',
                 logger='current',
                 level=logging.INFO)
         return bank.query(feats, k)[1]

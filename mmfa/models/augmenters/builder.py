@@ -45,7 +45,8 @@ def build_augmenter(
         raise KeyError(f'Unknown feature augmenter type {fa_type!r}; valid FA types '
                        f'are {registered_augmenters()}.')
     try:
-        augmenter = MODELS.build(cfg)
+        # mmfa's scope whatever the default scope (e.g. an mmdet runner's)
+        augmenter = MODELS.build(dict(cfg, _scope_=cfg.get('_scope_', 'mmfa')))
     except KeyError as e:
         # A registry miss inside the build (e.g. a misspelt bank type).
         raise KeyError(f'Building the feature augmenter {fa_type!r} failed: {e}. '

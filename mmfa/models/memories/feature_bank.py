@@ -49,8 +49,13 @@ class FeatureBank(nn.Module):
     Args:
         size (int): Number of entries. Defaults to 65536.
         dim (int): Feature dimension. Defaults to 256.
-        query_chunk_size (int): Bank entries scored at once by :meth:`query`, which
-            bounds its peak extra memory (see there). Defaults to 16384.
+        query_chunk_size (int, optional): Bank entries scored at once by
+            :meth:`query`, which bounds its peak extra memory (see there). None
+            (default) sizes the chunks so that the (N, chunk) score buffer takes
+            ``query_chunk_bytes``: one chunk for the paper's 65536 entries and a
+            batch of 256, several for larger banks.
+        query_chunk_bytes (int): Score-buffer budget used when
+            ``query_chunk_size`` is None. Defaults to 64 MiB.
 
     Attributes:
         query_enabled (bool): Whether the FA methods may query the bank; set by
@@ -61,19 +66,25 @@ class FeatureBank(nn.Module):
     def __init__(self,
                  size: int = 65536,
                  dim: int = 256,
-                 query_chunk_size: int = 16384) -> None:
+                 query_chunk_size: Optional[int] = None,
+                 query_chunk_bytes: int = 64 * 2**20) -> None:
         super().__init__()
         for name, value in (('size', size), ('dim', dim),
-                            ('query_chunk_size', query_chunk_size)):
+                            ('query_chunk_size', query_chunk_size or 1),
+                            ('query_chunk_bytes', query_chunk_bytes)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
                     f'FeatureBank: {name} must be a positive int, got {value!r}.')
         self.size = size
         self.dim = dim
         self.query_chunk_size = query_chunk_size
+        self.query_chunk_bytes = query_chunk_bytes
         self.register_buffer('feats', torch.zeros(size, dim))
         self.register_buffer('ptr', torch.zeros((), dtype=torch.long))
         self.register_buffer('num_written', torch.zeros((), dtype=torch.long))
+        # Host copy of num_written: reading the buffer on a GPU would synchronise
+        # the device in the middle of the forward pass (see written_entries).
+        self._num_written_host = 0
         # Set by FeatureBankHook (False during its warm-up); the FA methods check it.
         self.query_enabled = True
         self._pending: List[Tensor] = []
@@ -83,9 +94,27 @@ class FeatureBank(nn.Module):
         return f'size={self.size}, dim={self.dim}'
 
     @property
+    def written_entries(self) -> int:
+        """Number of written entries, without a device synchronisation on GPU.
+
+        On CPU the buffer is read (free); on an accelerator the host copy kept by
+        :meth:`enqueue` and checkpoint loading is returned, because reading a CUDA
+        tensor waits for the device mid-forward and stalls the step.
+        """
+        if self.num_written.device.type == 'cpu':
+            return int(self.num_written)
+        return self._num_written_host
+
+    @property
     def fill_ratio(self) -> float:
         """Fraction of the entries written so far, in [0, 1]."""
-        return int(self.num_written) / self.size
+        return self.written_entries / self.size
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        key = prefix + 'num_written'
+        if key in state_dict:
+            self._num_written_host = int(state_dict[key])
 
     @property
     def last_top1_sim(self) -> float:
@@ -117,8 +146,8 @@ class FeatureBank(nn.Module):
 
         The bank is scored in chunks of ``chunk_size`` entries and a running top-k is
         merged across chunks, so the peak extra memory is O(N * chunk_size) (one
-        (N, chunk_size) float32 score buffer, 32 MiB for N=512 and the default chunk)
-        instead of O(N * size) (1.9 GiB for N=512 and a 1M-entry bank).
+        (N, chunk_size) float32 score buffer, at most ``query_chunk_bytes`` = 64 MiB by
+        default) instead of O(N * size) (1.9 GiB for N=512 and a 1M-entry bank).
 
         Args:
             feats (Tensor): Queries (N, dim); l2-normalised here.
@@ -131,11 +160,13 @@ class FeatureBank(nn.Module):
             detached neighbours (N, k, dim) in the dtype of ``feats``.
         """
         self._check_feats(feats, 'query')
-        chunk_size = self.query_chunk_size if chunk_size is None else chunk_size
+        if chunk_size is None:
+            chunk_size = self.query_chunk_size or max(
+                1, self.query_chunk_bytes // (4 * max(feats.shape[0], 1)))
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError('FeatureBank.query: chunk_size must be a positive int, '
                              f'got {chunk_size!r}.')
-        num_written = int(self.num_written)
+        num_written = self.written_entries
         if not 1 <= k <= num_written:
             raise ValueError(
                 f'FeatureBank.query: k={k} neighbours requested but the bank holds '
@@ -233,4 +264,5 @@ class FeatureBank(nn.Module):
         self.ptr.copy_((self.ptr + total) % self.size)
         self.num_written.copy_(
             torch.clamp(self.num_written + total, max=self.size))
+        self._num_written_host = min(self._num_written_host + total, self.size)
         return total
