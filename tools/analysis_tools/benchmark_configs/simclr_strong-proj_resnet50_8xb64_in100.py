@@ -10,25 +10,9 @@ _base_ = ('../../../configs/selfsup/fa_id/'
 model = dict(
     _delete_=True,
     type='SimCLR',
-    data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
-    backbone=dict(
-        type='ResNet',
-        depth=50,
-        norm_cfg=dict(type='SyncBN'),
-        zero_init_residual=True),
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=2048,
-        hid_channels=2048,
-        out_channels=256,
-        num_layers=3,
-        with_last_bn=True,
-        with_avg_pool=True,
-        norm_cfg=dict(type='SyncBN')),
+    data_preprocessor=_base_.model.data_preprocessor,
+    backbone=_base_.model.backbone,
+    neck=_base_.model.neck,
     head=dict(
         type='ContrastiveHead',
         loss=dict(type='CrossEntropyLoss'),
