@@ -6,8 +6,11 @@
 #   bash tools/install.sh --system   # into the current interpreter (Docker)
 #   bash tools/install.sh --cuda     # build/use mmcv with CUDA ops (auto when a GPU is visible)
 #
-# The environment is cached under $MMFA_CACHE (default ~/.cache/mmfa) by a hash of the
-# requirement files and this script, so a second run (CI, a fresh clone) only re-links it.
+# The pinned stack is installed once into an environment cached under $MMFA_CACHE
+# (default ~/.cache/mmfa), keyed by a hash of requirements/ and STACK_REVISION below;
+# each checkout gets a light .venv that sees that stack and its own mmfa (a .pth
+# file), so a second run (CI, a fresh clone) takes seconds and several checkouts can
+# share one stack without importing each other's mmfa.
 # mmcv 2.1.0 has no wheel on PyPI: a matching prebuilt wheel (../shared/wheels, or the
 # wheelhouse of an earlier build) is used; otherwise the sdist is built once with the C++20
 # fix torch >= 2.14 needs, and the wheel is kept in the wheelhouse for next time.
@@ -19,6 +22,8 @@ OPS=auto
 CACHE=${MMFA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmfa}
 VENV_LINK=${MMFA_VENV:-$ROOT/.venv}
 SHARED_WHEELS=${MMFA_SHARED_WHEELS:-$ROOT/../shared/wheels}
+# Bump when install_stack below changes what ends up in the cached environment.
+STACK_REVISION=1
 
 usage() {
     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
@@ -125,12 +130,30 @@ install_stack() {
         -r "$ROOT/requirements/tests.txt" -r "$ROOT/requirements/optional.txt"
 }
 
+# A per-checkout virtual environment on top of the cached stack: no pip, no packages
+# of its own; a .pth file adds the stack's site-packages and this checkout's root.
+make_checkout_venv() {
+    local stack_site venv_site
+    stack_site=$("$ENV_DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    if [ -L "$VENV_LINK" ]; then
+        rm "$VENV_LINK"  # an older install.sh linked the stack itself here
+    fi
+    if [ -e "$VENV_LINK" ] && [ ! -f "$VENV_LINK/.mmfa-venv" ]; then
+        die "$VENV_LINK exists and was not made by this script; remove it or set MMFA_VENV"
+    fi
+    if [ ! -x "$VENV_LINK/bin/python" ]; then
+        "$BASE_PY" -m venv --without-pip "$VENV_LINK"
+        touch "$VENV_LINK/.mmfa-venv"
+    fi
+    venv_site=$("$VENV_LINK/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    printf 'import site; site.addsitedir(%s)\n%s\n' "'$stack_site'" "$ROOT" > "$venv_site/mmfa-stack.pth"
+}
+
 if [ "$MODE" = venv ]; then
-    HASH=$(cat "$ROOT"/requirements/*.txt "$ROOT/tools/install.sh" | sha256sum | cut -c1-12)
+    HASH=$( (cat "$ROOT"/requirements/*.txt; echo "stack revision $STACK_REVISION") | sha256sum | cut -c1-12)
     ENV_DIR=$CACHE/envs/py${PYVER}-${OPS}-${HASH}
     if [ -f "$ENV_DIR/.mmfa-complete" ] && "$ENV_DIR/bin/python" -c 'import mmcv.ops, mmdet, mmpretrain' >/dev/null 2>&1; then
         log "reusing cached environment $ENV_DIR"
-        PY=$ENV_DIR/bin/python
     else
         log "creating environment $ENV_DIR"
         rm -rf "$ENV_DIR"
@@ -140,19 +163,15 @@ if [ "$MODE" = venv ]; then
         install_stack
         touch "$ENV_DIR/.mmfa-complete"
     fi
-    if [ -e "$VENV_LINK" ] && [ ! -L "$VENV_LINK" ]; then
-        die "$VENV_LINK exists and is not a link made by this script; remove it or set MMFA_VENV"
-    fi
-    ln -sfn "$ENV_DIR" "$VENV_LINK"
+    make_checkout_venv
     PY=$VENV_LINK/bin/python
 else
     PY=$BASE_PY
     install_stack
+    # mmfa itself, editable, so tools/ and configs/ of this checkout are the ones that run.
+    "$PY" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e "$ROOT"
 fi
-
-# mmfa itself, editable, so tools/ and configs/ of this checkout are the ones that run.
-"$PY" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e "$ROOT"
 
 log "checking the installed stack"
 "$PY" -m mmfa.utils.collect_env --check
-log "done. Python: $PY"
+log "done. Python: $PY (tests: $PY -m pytest; launchers: PYTHON=$PY bash tools/dist_train.sh ...)"
