@@ -190,7 +190,7 @@ def main(argv=None):
             f'train_cfg.max_epochs={lin_epochs}',
             f'train_cfg.val_interval={lin_epochs}',
             f'param_scheduler.0.T_max={lin_epochs}',
-            f'param_scheduler.0.end={lin_epochs}'
+            f'param_scheduler.0.end={lin_epochs}', f'randomness.seed={args.seed}'
         ] + data_opts, osp.join(work, method, 'linear.log'))
         _, records = last_scalars(lin_dir)
         acc = [r['accuracy/top1'] for r in records if 'accuracy/top1' in r]
@@ -209,7 +209,8 @@ def main(argv=None):
                 f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
                 f'param_scheduler.1.end={iters}',
                 f'param_scheduler.1.milestones=[{int(iters * 0.75)}]',
-                f'default_hooks.checkpoint.interval={iters}'
+                f'default_hooks.checkpoint.interval={iters}',
+                f'randomness.seed={args.seed}'
             ], osp.join(work, method, 'det.log'))
             _, records = last_scalars(det_dir)
             det = [r for r in records if 'pascal_voc/AP' in r][-1]

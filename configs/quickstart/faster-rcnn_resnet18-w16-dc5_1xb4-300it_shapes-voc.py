@@ -94,6 +94,8 @@ param_scheduler = [
         gamma=0.1)
 ]
 custom_hooks = []
+# a fixed seed: the quickstart's numbers are reproducible run to run
+randomness = dict(seed=0)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1))

@@ -3,7 +3,10 @@
 # FeatureBankHook), a narrow ResNet-18 on a folder of generated 32 px images
 # (data_root is set by the test), checkpoint-on-preemption and the mid-epoch
 # resumable epoch loop, as in the paper's pre-training configs.
-_base_ = '../../configs/_base_/default_runtime.py'
+_base_ = [
+    '../../configs/_base_/models/parallel-predictor-fa_resnet50.py',
+    '../../configs/_base_/default_runtime.py',
+]
 
 data_root = None
 train_pipeline = [
@@ -27,43 +30,16 @@ train_dataloader = dict(
         data_root=data_root,
         with_label=False,
         pipeline=train_pipeline))
+# The paper's Parallel-predictor model, shrunk: a ResNet-18 a 16th of the usual size
+# (base_channels=16), a 32-d projection and a 64-entry bank, for speed.
 model = dict(
-    type='ParallelPredictorFA',
-    data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
-    # base_channels=16: a ResNet-18 a 16th of the usual size, for speed.
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=16,
-        norm_cfg=dict(type='SyncBN')),
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=128,
-        hid_channels=64,
-        out_channels=32,
-        num_layers=2,
-        with_last_bn=True,
-        with_avg_pool=True,
-        norm_cfg=dict(type='SyncBN')),
-    predictor=dict(
-        type='NonLinearNeck',
-        in_channels=32,
-        hid_channels=64,
-        out_channels=32,
-        num_layers=2,
-        with_last_bn=False,
-        with_avg_pool=False,
-        norm_cfg=dict(type='SyncBN')),
+    backbone=dict(depth=18, base_channels=16),
+    neck=dict(in_channels=128, hid_channels=64, out_channels=32, num_layers=2),
+    predictor=dict(in_channels=32, hid_channels=64, out_channels=32),
     head=dict(
-        type='FAContrastiveHead',
         augmenter=dict(
             type='NearestNeighborFA',
-            bank=dict(type='FeatureBank', size=64, dim=32)),
-        temperature=0.2))
+            bank=dict(type='FeatureBank', size=64, dim=32))))
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
 param_scheduler = [

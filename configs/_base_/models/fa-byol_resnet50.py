@@ -1,18 +1,10 @@
 # FA-BYOL (instance similarity, SPEC sec. 4): mmpretrain's BYOL networks, FA on the
 # target projections (Parallel-predictor layout); target EMA tau 0.99 -> 1.0 cosine.
+_base_ = './fa-base_resnet50.py'
 model = dict(
     type='FABYOL',
     target_decay=0.99,
-    data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
-    backbone=dict(
-        type='ResNet',
-        depth=50,
-        norm_cfg=dict(type='SyncBN'),
-        zero_init_residual=False),
+    backbone=dict(zero_init_residual=False),
     neck=dict(
         type='NonLinearNeck',
         in_channels=2048,

@@ -1,19 +1,9 @@
 # Parallel-predictor-FA (the paper's layout, SPEC sec. 4): ResNet-50, the strong
 # projector and the predictor, both mmpretrain NonLinearNecks. The FA method is the
 # head's `augmenter` (type=None: the no-FA baseline of the layout).
+_base_ = './fa-base_resnet50.py'
 model = dict(
     type='ParallelPredictorFA',
-    data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
-    backbone=dict(
-        type='ResNet',
-        depth=50,
-        norm_cfg=dict(type='SyncBN'),
-        zero_init_residual=True),
-    # Strong projector: Linear-BN-ReLU, Linear-BN-ReLU, Linear-BN (2048-2048-256).
     neck=dict(
         type='NonLinearNeck',
         in_channels=2048,

@@ -1,0 +1,14 @@
+# What every mmfa pre-training model shares: mmpretrain's self-supervised data
+# preprocessor (ImageNet mean/std, RGB) and a ResNet-50 with SyncBN (reverted to BN
+# when training on one process or on CPU).
+model = dict(
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='SyncBN'),
+        zero_init_residual=True))
