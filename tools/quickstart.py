@@ -159,8 +159,6 @@ def main(argv=None):
             'tools/train.py', f'{QS}/{PRETRAIN[method]}', '--work-dir', wd,
             '--cfg-options', f'train_dataloader.dataset.data_root={cls_root}',
             f'train_cfg.max_epochs={epochs}',
-            f'param_scheduler.1.T_max={epochs - 1}',
-            f'param_scheduler.1.end={epochs}',
             f'default_hooks.checkpoint.interval={epochs}',
             f'randomness.seed={args.seed}'
         ], osp.join(work, method, 'pretrain.log'))
@@ -189,8 +187,7 @@ def main(argv=None):
             f'model.backbone.init_cfg.checkpoint={ckpt}',
             f'train_cfg.max_epochs={lin_epochs}',
             f'train_cfg.val_interval={lin_epochs}',
-            f'param_scheduler.0.T_max={lin_epochs}',
-            f'param_scheduler.0.end={lin_epochs}', f'randomness.seed={args.seed}'
+            f'randomness.seed={args.seed}'
         ] + data_opts, osp.join(work, method, 'linear.log'))
         _, records = last_scalars(lin_dir)
         acc = [r['accuracy/top1'] for r in records if 'accuracy/top1' in r]

@@ -50,10 +50,8 @@ test_evaluator = val_evaluator
 
 max_epochs = 10
 optim_wrapper = dict(optimizer=dict(lr=0.05))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True,
-         begin=0, end=max_epochs)
-]
+# ends at train_cfg.max_epochs (mmengine's default `end`)
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(
     logger=dict(interval=10),

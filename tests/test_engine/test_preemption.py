@@ -22,7 +22,7 @@ from mmengine.runner import EpochBasedTrainLoop, Runner
 import mmfa  # noqa: F401  (fixes mmengine checkpoint loading on this torch)
 import mmfa.engine.loops  # noqa: F401  (registers ResumableEpochBasedTrainLoop)
 from mmfa.engine.hooks import PreemptionCheckpointHook
-from tests.utils import ROOT, make_image_folder
+from tests.utils import ROOT, make_image_folder, vector_dataset
 from tests.utils.dist import run_distributed
 from tests.utils.log_capture import capture_current_log
 
@@ -104,18 +104,6 @@ class _Model(BaseModel):
         return dict(loss=(self.fc(inputs)**2).mean())
 
 
-class _Dataset(torch.utils.data.Dataset):
-
-    def __init__(self):
-        self.x = torch.randn(12, 2, generator=torch.Generator().manual_seed(0))
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return dict(inputs=self.x[i])
-
-
 class _RaiseAt(Hook):
     """Sends ``sig`` to this process at the start of iteration ``at``."""
     priority = 'VERY_HIGH'
@@ -141,7 +129,7 @@ def _runner(work_dir, hooks, accumulative_counts=1):
         work_dir=str(work_dir),
         experiment_name=f'preempt-{uuid.uuid4().hex}',
         train_dataloader=dict(
-            dataset=_Dataset(),
+            dataset=vector_dataset(12, 2),
             sampler=dict(type='DefaultSampler', shuffle=True),
             batch_size=2,
             collate_fn=dict(type='default_collate')),

@@ -47,3 +47,19 @@ def load_tool(rel):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def vector_dataset(num, dim, seed=0):
+    """A map-style dataset of ``num`` random ``dim``-vectors, ``dict(inputs=x)``."""
+    import torch
+    x = torch.randn(num, dim, generator=torch.Generator().manual_seed(seed))
+
+    class _VectorDataset(torch.utils.data.Dataset):
+
+        def __len__(self):
+            return num
+
+        def __getitem__(self, i):
+            return dict(inputs=x[i])
+
+    return _VectorDataset()

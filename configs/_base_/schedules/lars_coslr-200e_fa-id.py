@@ -18,6 +18,8 @@ optim_wrapper = dict(
         }))
 
 max_epochs = 200
+# The cosine phase has no `end` / `T_max`: mmengine's Runner ends it at
+# train_cfg.max_epochs, so a child changes the length with train_cfg alone.
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -28,11 +30,9 @@ param_scheduler = [
         convert_to_iter_based=True),
     dict(
         type='CosineAnnealingLR',
-        T_max=max_epochs - 10,
         eta_min=0.,
         by_epoch=True,
         begin=10,
-        end=max_epochs,
         convert_to_iter_based=True),
 ]
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs)

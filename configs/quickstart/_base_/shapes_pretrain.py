@@ -87,12 +87,11 @@ param_scheduler = [
         begin=0,
         end=1,
         convert_to_iter_based=True),
+    # ends at train_cfg.max_epochs (mmengine's default `end`)
     dict(
         type='CosineAnnealingLR',
-        T_max=max_epochs - 1,
         by_epoch=True,
         begin=1,
-        end=max_epochs,
         convert_to_iter_based=True),
 ]
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs)

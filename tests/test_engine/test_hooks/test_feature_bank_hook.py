@@ -15,6 +15,7 @@ import mmfa  # noqa: F401  (fixes mmengine checkpoint loading on this torch)
 from mmfa.engine.hooks import FeatureBankHook
 from mmfa.models.augmenters import MaskFA, NearestNeighborFA
 from mmfa.registry import HOOKS
+from tests.utils import vector_dataset
 from tests.utils.log_capture import capture_current_log
 
 BANK_SIZE = 5  # not a multiple of the batch (2): the ring wraps
@@ -38,18 +39,6 @@ class _TinyBankModel(BaseModel):
             self.fa.bank.stash(z)  # ... then stash this step's positives
         loss = -(F.normalize(z, dim=1).unsqueeze(1) * pos).sum(2).mean()
         return dict(loss=loss)
-
-
-class _Dataset(torch.utils.data.Dataset):
-
-    def __init__(self):
-        self.x = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return dict(inputs=self.x[i])
 
 
 class _Recorder(Hook):
@@ -78,7 +67,7 @@ def _runner(work_dir, hooks, **kwargs):
         work_dir=str(work_dir),
         experiment_name=f'fbhook-{uuid.uuid4().hex}',
         train_dataloader=dict(
-            dataset=_Dataset(),
+            dataset=vector_dataset(8, 4),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=2,
             collate_fn=dict(type='default_collate')),
