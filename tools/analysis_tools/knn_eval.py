@@ -26,8 +26,10 @@ import os.path as osp
 import time
 
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config, DictAction
+
+# Shared with mmfa.engine.hooks.KNNMonitorHook.
+from mmfa.evaluation.functional.knn import extract_features
 
 
 def parse_args(argv=None):
@@ -124,33 +126,6 @@ def build_preprocessor(cfg):
                        '(model.data_preprocessor or data_preprocessor).')
     return ClsDataPreprocessor(
         mean=pre['mean'], std=pre['std'], to_rgb=pre.get('to_rgb', False))
-
-
-@torch.no_grad()
-def extract_features(backbone, preprocessor, dataloader, device):
-    """Global-average-pooled, l2-normalised features of the backbone's last output.
-
-    Args:
-        backbone (nn.Module): The backbone (eval mode).
-        preprocessor (nn.Module): The data preprocessor.
-        dataloader: Yields mmpretrain batches (``inputs``, ``data_samples``).
-        device (torch.device): Where to compute.
-
-    Returns:
-        tuple[Tensor, Tensor]: (N, C) features and (N,) labels, on ``device``.
-    """
-    feats, labels = [], []
-    for data in dataloader:
-        data = preprocessor(data, False)
-        out = backbone(data['inputs'].to(device))
-        out = out[-1] if isinstance(out, (tuple, list)) else out
-        if out.dim() == 4:
-            out = F.adaptive_avg_pool2d(out, 1)
-        feats.append(F.normalize(out.flatten(1).float(), dim=1))
-        labels.append(
-            torch.cat([s.gt_label.reshape(-1)[:1]
-                       for s in data['data_samples']]).to(device))
-    return torch.cat(feats), torch.cat(labels)
 
 
 def main(argv=None):

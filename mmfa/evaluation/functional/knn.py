@@ -6,12 +6,12 @@ cheap companion to the linear probe of Zhang et al., "Feature Augmentation for
 Self-supervised Contrastive Learning: A Closer Look", arXiv:2410.12396.
 """
 import warnings
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ['knn_classify']
+__all__ = ['extract_features', 'knn_classify']
 
 
 @torch.no_grad()
@@ -83,3 +83,61 @@ def knn_classify(train_feats: torch.Tensor,
     if not scores:
         return train_feats.new_zeros(0, num_classes)
     return torch.cat(scores)
+
+
+@torch.no_grad()
+def extract_features(backbone: torch.nn.Module,
+                     preprocessor: torch.nn.Module,
+                     dataloader,
+                     device=None,
+                     max_samples: Optional[int] = None
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Global-average-pooled, l2-normalised features of the backbone's last output.
+
+    Each batch is normalised by ``preprocessor`` (called with ``training=False``,
+    e.g. an mmpretrain ``ClsDataPreprocessor``, which also moves it to its device),
+    then fed to ``backbone``; a tuple/list output (e.g. ResNet's stages) gives its
+    last element, a 4-D map is average-pooled over space. The caller sets the modes
+    (``backbone.eval()`` for the kNN protocol); this runs under ``torch.no_grad()``.
+    Used by ``tools/analysis_tools/knn_eval.py`` and
+    :class:`mmfa.engine.hooks.KNNMonitorHook`.
+
+    Args:
+        backbone (nn.Module): The feature extractor.
+        preprocessor (nn.Module): The data preprocessor.
+        dataloader: Yields mmpretrain batches (``inputs``, ``data_samples`` with a
+            ``gt_label``).
+        device (torch.device, optional): Where to compute; defaults to the
+            device the preprocessor puts the inputs on.
+        max_samples (int, optional): Stop after this many samples (the first
+            ones in the loader's order). Defaults to None (all).
+
+    Returns:
+        tuple[Tensor, Tensor]: (N, C) float features and (N,) labels, on ``device``.
+    """
+    feats, labels = [], []
+    num = 0
+    for data in dataloader:
+        if max_samples is not None and num >= max_samples:
+            break
+        data = preprocessor(data, False)
+        inputs = data['inputs'] if device is None else data['inputs'].to(device)
+        out = backbone(inputs)
+        out = out[-1] if isinstance(out, (tuple, list)) else out
+        if out.dim() == 4:
+            out = F.adaptive_avg_pool2d(out, 1)
+        samples = data.get('data_samples')
+        if samples is None or any('gt_label' not in s for s in samples):
+            raise KeyError('extract_features needs a `gt_label` in every data '
+                           'sample (a labelled dataset packed by PackInputs).')
+        feats.append(F.normalize(out.flatten(1).float(), dim=1))
+        labels.append(
+            torch.cat([s.gt_label.reshape(-1)[:1]
+                       for s in samples]).to(feats[-1].device))
+        num += feats[-1].shape[0]
+    if not feats:
+        raise RuntimeError('extract_features got an empty dataloader.')
+    feats, labels = torch.cat(feats), torch.cat(labels)
+    if max_samples is not None:
+        feats, labels = feats[:max_samples], labels[:max_samples]
+    return feats, labels
