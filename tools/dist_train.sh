@@ -10,9 +10,12 @@
 # PYTHON (python). Several nodes: run it on each node with the same NNODES,
 # MASTER_ADDR and PORT and NODE_RANK=0..NNODES-1.
 #
-# The script execs torchrun, so a SIGTERM / SIGUSR1 sent to it reaches torchrun,
+# The script execs torchrun (through tools/misc/torchrun.py, in the same process),
+# so a SIGTERM / SIGUSR1 sent to it or to its process group reaches torchrun once,
 # which forwards it to the workers (PreemptionCheckpointHook then saves a
-# checkpoint and every worker exits with code 75; torchrun then exits non-zero).
+# checkpoint of the current iteration, data-loader workers included, and every
+# worker exits with code 75); the script then exits with 75 as well (torchrun
+# alone would exit with 1), so a job script can requeue on 75.
 
 if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG GPUS [TRAIN_ARGS...]" >&2
@@ -35,7 +38,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # (--signal=USR1@SECONDS). Older torch versions ignore this variable.
 export PET_SIGNALS_TO_HANDLE=${PET_SIGNALS_TO_HANDLE:-"SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"}
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PYTHON" -m torch.distributed.run \
+exec "$PYTHON" "$ROOT/tools/misc/torchrun.py" \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

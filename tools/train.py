@@ -11,8 +11,10 @@ import os.path as osp
 import sys
 from copy import deepcopy
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
+
+from mmfa.utils.config_checks import DictAction
 
 
 def parse_args(argv=None):
@@ -50,8 +52,15 @@ def parse_args(argv=None):
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config keys, e.g. model.head.augmenter.type=MaskFA '
-        'or key="[a,b]" for lists (no white space)')
+        help='override config keys, e.g. model.head.augmenter.type=MaskFA, '
+        'key="[a,b]" for lists (no white space) or '
+        'key="dict(type=\'MaskFA\',ratio=0.2)"')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='allow checkpoints (--resume, load_from, init_cfg) that need more '
+        'than weights-only loading to be fully unpickled; this can run code '
+        'from the file, use it only for files you trust')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -122,19 +131,26 @@ def main(argv=None):
                  '(configs live under configs/, e.g. configs/quickstart/)')
 
     import mmfa  # noqa: F401  (compat fixes for checkpoint loading)
-    from mmfa.utils import setup_runtime
+    from mmfa.utils import (CheckpointError, ConfigKeyError,
+                            UnreadableImageError, one_line_error,
+                            set_checkpoint_trust, setup_runtime)
     from mmfa.utils.registry_hints import explain_registry_error
 
+    if args.trust_checkpoint:
+        set_checkpoint_trust(True)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    setup_runtime(cfg)
     try:
+        setup_runtime(cfg)
         if 'runner_type' not in cfg:
             runner = Runner.from_cfg(cfg)
         else:
             from mmfa.registry import RUNNERS
             runner = RUNNERS.build(cfg)
         runner.train()
+    except (CheckpointError, ConfigKeyError, UnreadableImageError) as e:
+        # One line naming the problem and the fix (see the messages).
+        sys.exit(f'tools/train.py: {one_line_error(e)}')
     except KeyError as e:
         message = explain_registry_error(e)
         if message is None:

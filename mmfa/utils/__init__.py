@@ -1,8 +1,14 @@
 # Copyright (c) mmfa contributors. All rights reserved.
+from .checkpoint_io import (CheckpointError, UntrustedCheckpointError,
+                            checkpoint_trusted, set_checkpoint_trust)
 from .compat import apply_compat_patches, load_checkpoint_file
+from .config_checks import (ConfigKeyError, DictAction, UnreadableImageError,
+                            one_line_error)
 from .setup_env import register_all_modules, setup_runtime
 
 __all__ = [
     'apply_compat_patches', 'load_checkpoint_file', 'register_all_modules',
-    'setup_runtime'
+    'setup_runtime', 'CheckpointError', 'UntrustedCheckpointError',
+    'checkpoint_trusted', 'set_checkpoint_trust', 'ConfigKeyError',
+    'DictAction', 'UnreadableImageError', 'one_line_error'
 ]

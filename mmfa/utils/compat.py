@@ -1,20 +1,31 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""Fixes for the known breakages of mmfa's pinned stack (see ``../shared/ENV.md``).
+"""Fixes for the known breakages of mmfa's pinned stack (see ``../shared/ENV.md``),
+and mmfa's safety rules for checkpoints.
 
 1. mmengine 0.10.7 calls ``torch.load(path)`` and torch >= 2.6 defaults to
    ``weights_only=True``, so mmengine cannot resume or load its own checkpoints
    (``HistoryBuffer`` and numpy objects in the message hub). mmfa replaces mmengine's
-   local and http(s) checkpoint loaders: they load with ``weights_only=True`` and an
-   allow-list of the types mmengine's checkpoints contain; only where that cannot work
-   (some numpy pickles need ``builtins.getattr``, which must never be allow-listed) do
-   they fall back to a full unpickle, for a local file with a warning naming it, for a
-   downloaded file only after its sha256 matched. mmengine's ``HistoryBuffer`` pickles
-   references to its statistics methods (``getattr(HistoryBuffer, 'mean')``); mmfa
-   saves it without the four built-in ones (its ``__setstate__`` restores them), so
+   local and http(s) checkpoint loaders (also used by ``torchvision://``,
+   ``open-mmlab://`` and ``mmcls://``): they *always* load with ``weights_only=True``
+   and an allow-list of the types mmengine's checkpoints contain
+   (:mod:`mmfa.utils.checkpoint_io`). A file that needs anything else is refused
+   with a message naming it and the opt-in (``--trust-checkpoint``,
+   ``trust_checkpoint=True``, ``MMFA_TRUST_CHECKPOINT=1``); a download is trusted
+   without the opt-in only when its full sha256 was known before the download
+   (``URL#sha256=<64 hex digits>`` or the ``Sha256`` of its ``Weights`` URL in
+   ``model-index.yml``) and matches; a hash prefix in the file name (torch hub's
+   ``name-<hash prefix>.pth``) is only checked against corruption. mmengine's
+   ``HistoryBuffer`` pickles references to its statistics methods
+   (``getattr(HistoryBuffer, 'mean')``, which must never be allow-listed); mmfa saves
+   it without the four built-in ones (its ``__setstate__`` restores them), so
    checkpoints written with mmfa imported load under ``weights_only=True``.
 2. mmengine's ``pkg::`` config bases (``_base_ = 'mmpretrain::...'``) resolve packages with
    ``pkg_resources``, which setuptools >= 82 removed. mmfa resolves them with
    ``importlib`` instead, so such configs load with any setuptools.
+3. Checkpoint saves are atomic and old checkpoints are removed only after the new
+   one is complete (:func:`mmfa.utils.checkpoint_io.apply_checkpoint_save_patches`).
+4. Clear one-line errors for unreadable images and unparsable ``--cfg-options``
+   values (:mod:`mmfa.utils.config_checks`).
 
 ``apply_compat_patches`` is idempotent and runs when ``mmfa`` is imported.
 """
@@ -22,38 +33,27 @@ import hashlib
 import importlib.util
 import os
 import os.path as osp
-import pickle
 import re
-import warnings
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 from urllib.parse import urlparse
 
 import torch
 
+from .checkpoint_io import (CheckpointError, load_checkpoint_file,
+                            safe_checkpoint_globals)
+
 __all__ = [
     'apply_compat_patches', 'load_checkpoint_file', 'load_from_local',
     'load_from_http', 'get_installed_path', 'is_installed', 'sha256sum',
-    'safe_checkpoint_globals'
+    'safe_checkpoint_globals', 'pinned_sha256'
 ]
 
 # torch hub's convention: ``name-<first 8+ hex digits of the sha256>.ext``.
 _HASH_IN_NAME = re.compile(r'-([a-f0-9]{8,64})\.')
-
-
-def safe_checkpoint_globals() -> List:
-    """The types an mmengine/mmfa training checkpoint contains beyond tensors."""
-    import numpy as np
-    from mmengine.logging import HistoryBuffer
-    allowed = [
-        HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
-        np.core.multiarray.scalar
-    ]
-    # numpy >= 1.25 pickles dtypes as instances of these classes.
-    allowed += [
-        getattr(np.dtypes, name) for name in dir(getattr(np, 'dtypes', None))
-        if name.endswith('DType')
-    ]
-    return allowed
+# pip's convention for a pinned hash: ``URL#sha256=<64 hex digits>``.
+_SHA256_FRAGMENT = re.compile(r'^sha256=([0-9a-fA-F]+)$')
+_FULL_SHA256 = re.compile(r'^[0-9a-fA-F]{64}$')
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def sha256sum(path: str, chunk_size: int = 1 << 20) -> str:
@@ -65,42 +65,41 @@ def sha256sum(path: str, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def load_checkpoint_file(filename: str,
-                         map_location=None,
-                         allow_full_unpickle: bool = True,
-                         reason: str = 'a local file'):
-    """Load a checkpoint as safely as its content allows.
+def _index_models(path: str):
+    import yaml
+    if not osp.isfile(path):
+        return []
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    models = list(data.get('Models') or [])
+    for sub in data.get('Import') or []:
+        models += _index_models(osp.join(osp.dirname(path), sub))
+    return models
+
+
+def pinned_sha256(url: str, index: Optional[str] = None) -> Optional[str]:
+    """The full sha256 that ``model-index.yml`` lists for the ``Weights`` ``url``.
 
     Args:
-        filename (str): Path of the checkpoint file.
-        map_location: Same as :func:`torch.load`.
-        allow_full_unpickle (bool): Whether a file that ``weights_only=True`` cannot
-            load may be fully unpickled (code execution). True for local files the user
-            named; for downloads only after their sha256 was verified.
-        reason (str): Why the fallback is acceptable, for the warning.
+        url (str): The checkpoint URL (without a ``#sha256=`` fragment).
+        index (str, optional): The model index. Defaults to the repository's
+            ``model-index.yml``.
 
     Returns:
-        dict: The loaded checkpoint.
+        str | None: 64 lower-case hex digits, or None (not listed, or only a
+        prefix: a prefix does not verify a download).
     """
+    index = index or osp.join(_REPO_ROOT, 'model-index.yml')
     try:
-        with torch.serialization.safe_globals(safe_checkpoint_globals()):
-            return torch.load(
-                filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        if not allow_full_unpickle:
-            raise RuntimeError(
-                f'Checkpoint {filename} cannot be loaded with weights_only=True '
-                f'({str(e).splitlines()[-1][:200]}) and its sha256 was not '
-                'verified, so mmfa refuses to unpickle it fully. Download it with '
-                'tools/misc/download_checkpoint.py (which verifies the sha256) or '
-                'name a local copy you trust.') from e
-        warnings.warn(
-            f'Checkpoint {filename} needs objects beyond the weights_only '
-            f'allow-list ({str(e).splitlines()[-1][:200]}); loading it with a '
-            f'full unpickle because it is {reason}. Only load checkpoints you '
-            'trust.')
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
+        models = _index_models(index)
+    except Exception:  # noqa: BLE001  an unreadable index pins nothing
+        return None
+    for model in models:
+        if model.get('Weights') == url:
+            sha = str(model.get('Sha256') or '')
+            if _FULL_SHA256.match(sha):
+                return sha.lower()
+    return None
 
 
 def load_from_local(filename: str, map_location=None):
@@ -120,37 +119,62 @@ def load_from_http(filename: str,
                    expected_sha256: Optional[str] = None):
     """mmengine ``CheckpointLoader`` scheme for ``http://`` and ``https://``.
 
-    The file is cached under ``$TORCH_HOME/hub/checkpoints``. A full unpickle is allowed
-    only when its sha256 was verified: against ``expected_sha256`` or the hash prefix in
-    the file name (torch hub's ``name-<sha256 prefix>.pth`` convention).
+    The file is cached under ``$TORCH_HOME/hub/checkpoints`` and loaded with
+    :func:`~mmfa.utils.checkpoint_io.load_checkpoint_file`. It counts as verified
+    (and may then be fully unpickled if it needs to) only when its sha256 equals a
+    full sha256 known before the download: ``expected_sha256``, a
+    ``#sha256=<64 hex digits>`` fragment of the URL, or the ``Sha256`` that
+    ``model-index.yml`` lists for the URL. A mismatch deletes the file and raises.
+    A hash prefix in the file name (torch hub's convention) is checked too, but
+    only as a corruption check: it does not verify the file.
     """
     from mmengine.dist import barrier, get_dist_info
+    parsed = urlparse(filename)
+    url = parsed._replace(fragment='').geturl()
+    if expected_sha256 is None and parsed.fragment:
+        match = _SHA256_FRAGMENT.match(parsed.fragment)
+        if match is None:
+            raise CheckpointError(
+                f'Cannot use the URL fragment "#{parsed.fragment}" of {filename}: '
+                'the only fragment mmfa understands is #sha256=<64 hex digits>.')
+        expected_sha256 = match.group(1)
+    if expected_sha256 is None:
+        expected_sha256 = pinned_sha256(url)
+    if expected_sha256 is not None and not _FULL_SHA256.match(expected_sha256):
+        raise CheckpointError(
+            f'The sha256 given for {url} is "{expected_sha256}": give all 64 hex '
+            'digits (a prefix does not verify a download).')
     if model_dir is None:
         model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
     os.makedirs(model_dir, exist_ok=True)
-    name = osp.basename(urlparse(filename).path)
+    name = osp.basename(parsed.path)
     cached = osp.join(model_dir, name)
     rank, world_size = get_dist_info()
     if rank == 0 and not osp.exists(cached):
-        torch.hub.download_url_to_file(filename, cached, None, progress)
+        torch.hub.download_url_to_file(url, cached, None, progress)
     if world_size > 1:
         barrier()  # the other ranks read rank 0's download
+    checks = []
+    if expected_sha256 is not None:
+        checks.append(expected_sha256.lower())
     match = _HASH_IN_NAME.search(name)
-    expected = expected_sha256 or (match.group(1) if match else None)
-    verified = False
-    if expected:
+    if match:
+        checks.append(match.group(1))
+    if checks:
         actual = sha256sum(cached)
-        if not actual.startswith(expected.lower()):
-            os.remove(cached)
-            raise RuntimeError(
-                f'sha256 of {filename} is {actual}, expected {expected}; the '
-                'corrupt download was deleted, try again.')
-        verified = True
+        for expected in checks:
+            if not actual.startswith(expected):
+                if rank == 0:
+                    os.remove(cached)
+                raise CheckpointError(
+                    f'sha256 of {url} is {actual}, expected {expected}; the '
+                    'corrupt or unexpected download was deleted, try again.')
     return load_checkpoint_file(
         cached,
         map_location,
-        allow_full_unpickle=verified,
-        reason=f'a download of {filename} whose sha256 matched')
+        trusted=expected_sha256 is not None,
+        opt_in_hint=('pin its full sha256 (load_from="URL#sha256=<64 hex '
+                     'digits>" or its Sha256 in model-index.yml), or '))
 
 
 def _module_path(package: str) -> Optional[str]:
@@ -228,7 +252,11 @@ def apply_compat_patches() -> None:
     import mmengine.utils as mmengine_utils
     import mmengine.utils.package_utils as package_utils
     from mmengine.logging import HistoryBuffer
+    import mmengine.runner.checkpoint as mm_checkpoint
     from mmengine.runner.checkpoint import CheckpointLoader
+
+    from .checkpoint_io import apply_checkpoint_save_patches
+    from .config_checks import apply_error_message_patches
 
     _patch_attr(HistoryBuffer, '__getstate__', _history_buffer_getstate)
 
@@ -236,6 +264,10 @@ def apply_compat_patches() -> None:
         prefixes='', loader=load_from_local, force=True)
     CheckpointLoader.register_scheme(
         prefixes=('http://', 'https://'), loader=load_from_http, force=True)
+    # torchvision://, open-mmlab:// and mmcls:// download through this name.
+    _patch_attr(mm_checkpoint, 'load_from_http', load_from_http)
+    apply_checkpoint_save_patches()
+    apply_error_message_patches()
     for module in (package_utils, mmengine_utils, mmengine_config,
                    mmengine_hub):
         if hasattr(module, 'get_installed_path'):

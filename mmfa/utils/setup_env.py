@@ -56,6 +56,9 @@ def setup_runtime(cfg) -> None:
       (mmengine's launchers call ``torch.cuda.set_device``); the Runner then skips
       ``init_dist`` because a group exists. SyncBN is reverted to BN by
       ``MMFADistributedDataParallel`` on CPU.
+    - A top-level key that is a typo of a Runner argument (``load_form``) raises
+      :class:`~mmfa.utils.config_checks.ConfigKeyError`; ``trust_checkpoint=True``
+      opts in to fully unpickling checkpoints (see ``mmfa.utils.checkpoint_io``).
     - ``default_scope`` defaults to ``'mmfa'``; mmfa's and mmpretrain's modules are
       registered (mmengine imports a parent registry's lazy ``locations`` only when
       that registry itself is searched, not through its children).
@@ -64,6 +67,12 @@ def setup_runtime(cfg) -> None:
         cfg (mmengine.Config): The config; modified in place.
     """
     from mmengine.dist import init_dist, is_distributed
+
+    from .checkpoint_io import set_checkpoint_trust
+    from .config_checks import check_top_level_keys
+    check_top_level_keys(cfg)
+    if cfg.get('trust_checkpoint', False):
+        set_checkpoint_trust(True)
     cfg.setdefault('default_scope', 'mmfa')
     register_all_modules(init_default_scope=False)
     env_cfg = cfg.setdefault('env_cfg', {})

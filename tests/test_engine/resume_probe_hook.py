@@ -18,8 +18,9 @@ class ResumeProbeHook(Hook):
     """Writes ``work_dir/resume_probe.pth`` in ``before_train`` of a resumed run."""
 
     def before_train(self, runner) -> None:
-        if runner.iter == 0:
-            return
+        from mmengine.dist import is_main_process
+        if runner.iter == 0 or not is_main_process():
+            return  # one file: the ranks resume the same state
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         torch.save(

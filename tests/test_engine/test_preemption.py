@@ -282,6 +282,8 @@ def _bank(state_dict):
 
 
 def test_sigterm_then_resume_continues_exactly(tmp_path):
+    """SIGTERM to the process group of a run with a persistent data-loader
+    worker: checkpoint of the current iteration, exit 75, exact resume."""
     data = make_image_folder(str(tmp_path / 'data'), num_images=16)
     cfg = tmp_path / 'probe_cfg.py'
     cfg.write_text(
@@ -297,26 +299,33 @@ def test_sigterm_then_resume_continues_exactly(tmp_path):
         PYTHONPATH=os.pathsep.join([ROOT, osp.join(ROOT, 'tests/test_engine')]))
 
     def train(*extra, log):
+        # A data-loading worker, persistent, as in the paper configs
+        # (num_workers=8); its own session, so that the test can signal the
+        # whole process group as slurm and torchrun do.
         return subprocess.Popen(
             [sys.executable, 'tools/train.py', str(cfg), '--work-dir', work,
              '--cfg-options', f'train_dataloader.dataset.data_root={data}',
-             *extra],
-            cwd=ROOT, env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+             'train_dataloader.num_workers=1',
+             'train_dataloader.persistent_workers=True', *extra],
+            cwd=ROOT, env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT,
+            start_new_session=True)
 
-    # 1. train "forever"; SIGTERM once the bank has wrapped (>= 18 iterations)
+    # 1. train "forever"; SIGTERM to the process group (the main process and
+    # its data-loader worker) once the bank has wrapped (>= 18 iterations)
     log1 = str(tmp_path / 'run1.txt')
     proc = train('train_cfg.max_epochs=1000', log=log1)
     try:
         _wait_for_log(log1, proc,
                       lambda t: max(_logged_iters(t), default=0) >= 18)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=120) == EXIT_CODE
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=120) == EXIT_CODE, open(log1).read()[-3000:]
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     with open(log1) as f:
         text1 = f.read()
+    assert 'killed by signal' not in text1
     with open(osp.join(work, 'last_checkpoint')) as f:
         ckpt_path = f.read()
     n = int(re.fullmatch(r'.*/iter_(\d+)\.pth', ckpt_path).group(1))
@@ -345,7 +354,7 @@ def test_sigterm_then_resume_continues_exactly(tmp_path):
         assert proc.wait(timeout=300) == 0, open(log2).read()[-4000:]
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     with open(log2) as f:
         text2 = f.read()

@@ -126,3 +126,13 @@ def test_init_cfg_type_raises_for_a_wrong_checkpoint(tmp_path):
                 init_cfg=dict(type='PretrainedStrict', checkpoint=path)))
         with pytest.raises(RuntimeError, match='head.fc.weight'):
             model.init_weights()
+
+
+def test_no_matching_key_names_the_closest_prefixes(tmp_path):
+    model = _resnet18()
+    path = str(tmp_path / 'encoder.pth')
+    torch.save({'state_dict': {f'encoder.{k}': v
+                               for k, v in model.state_dict().items()}}, path)
+    with pytest.raises(RuntimeError, match="closest prefixes: checkpoint "
+                       "'encoder.\\*' -> model '\\*' would match"):
+        load_pretrained_strict(_resnet18(), path)

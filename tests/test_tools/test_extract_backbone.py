@@ -71,3 +71,32 @@ def test_torchvision_format_rejects_non_torchvision_names():
     tool = _load_tool()
     with pytest.raises(KeyError, match='stem.0.weight'):
         tool.to_torchvision({'stem.0.weight': torch.zeros(1)})
+
+
+class _RunsCode:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_a_checkpoint_that_runs_code_is_refused_unless_trusted(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv('MMFA_TRUST_CHECKPOINT', raising=False)
+    marker = tmp_path / 'pwned'
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {'backbone.w': torch.ones(1)},
+                'x': _RunsCode(marker)}, path)
+    tool = _load_tool()
+    with pytest.raises(SystemExit) as exc:
+        tool.main([path, str(tmp_path / 'out.pth')])
+    assert 'posix.system' in exc.value.code and '--trust-checkpoint' in (
+        exc.value.code)
+    assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+    # the explicit opt-in runs it (that is what trusting means)
+    tool.main([path, str(tmp_path / 'out.pth'), '--trust-checkpoint'])
+    assert marker.exists()
+    assert list(torch.load(str(tmp_path / 'out.pth'))['state_dict']) == ['w']

@@ -96,8 +96,11 @@ def test_dist_train_composes_torchrun(tmp_path, launch_env, expected):
                 ['cfg.py', '4', '--work-dir', '/tmp/a b', '--resume',
                  '--cfg-options', 'train_cfg.max_epochs=3'], env)
     assert proc.returncode == 0, proc.stderr
+    # torchrun through tools/misc/torchrun.py, which exits with the ranks'
+    # preemption code (75) where torchrun alone exits with 1
     assert _recorded(tmp_path) == [
-        '-m', 'torch.distributed.run', *expected, '--nproc_per_node=4',
+        osp.join(ROOT, 'tools/misc/torchrun.py'), *expected,
+        '--nproc_per_node=4',
         osp.join(ROOT, 'tools/train.py'), 'cfg.py', '--launcher', 'pytorch',
         '--work-dir', '/tmp/a b', '--resume', '--cfg-options',
         'train_cfg.max_epochs=3'
@@ -229,17 +232,31 @@ def _stop(proc):
 
 
 def test_dist_train_two_processes_preempted_and_resumed(tmp_path):
-    """torchrun with 2 gloo workers: SIGTERM to the launcher reaches both
-    workers, which checkpoint the same iteration; --resume (auto) continues."""
+    """torchrun with 2 gloo ranks, each with a persistent data-loader worker:
+    SIGTERM to the launcher's process group reaches both ranks (torchrun
+    forwards it to each rank's session, workers included), which checkpoint the
+    same iteration; the launcher exits with 75; --resume (auto) continues from
+    that iteration with the feature bank bit-exact."""
     data = make_image_folder(str(tmp_path / 'data'), num_images=16)
     work = str(tmp_path / 'work')
     epoch_len = 2  # 16 images / 2 ranks / batch 4
-    common = [CONFIG, '2', '--work-dir', work, '--cfg-options',
-              f'train_dataloader.dataset.data_root={data}']
+    cfg = tmp_path / 'probe_cfg.py'
+    cfg.write_text(
+        f"_base_ = {CONFIG!r}\n"
+        "custom_imports = dict(imports=['resume_probe_hook'], "
+        "allow_failed_imports=False)\n"
+        "custom_hooks = [dict(type='FeatureBankHook'), "
+        "dict(type='PreemptionCheckpointHook'), dict(type='ResumeProbeHook')]\n")
+    common = [str(cfg), '2', '--work-dir', work, '--cfg-options',
+              f'train_dataloader.dataset.data_root={data}',
+              'train_dataloader.num_workers=1',
+              'train_dataloader.persistent_workers=True']
+    probe_path = osp.join(ROOT, 'tests/test_engine')
 
     log1 = str(tmp_path / 'run1.txt')
     proc = _start(common + ['train_cfg.max_epochs=1000'],
-                  _env(tmp_path, PYTHON=sys.executable, PORT=_free_port()),
+                  _env(tmp_path, PYTHON=sys.executable, PORT=_free_port(),
+                       PYTHONPATH=probe_path),
                   log1)
     try:
         deadline = time.monotonic() + 300
@@ -251,12 +268,14 @@ def test_dist_train_two_processes_preempted_and_resumed(tmp_path):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, text[-4000:]
-        proc.send_signal(signal.SIGTERM)  # the script exec'd torchrun
-        assert proc.wait(timeout=120) != 0
+        os.killpg(proc.pid, signal.SIGTERM)  # the script exec'd torchrun
+        rc = proc.wait(timeout=120)
     finally:
         _stop(proc)
     with open(log1) as f:
         text1 = f.read()
+    assert rc == PreemptionCheckpointHook.DEFAULT_EXIT_CODE, text1[-4000:]
+    assert 'killed by signal' not in text1
     with open(osp.join(work, 'last_checkpoint')) as f:
         ckpt_path = f.read()
     n = int(re.fullmatch(r'.*/iter_(\d+)\.pth', ckpt_path).group(1))
@@ -275,7 +294,8 @@ def test_dist_train_two_processes_preempted_and_resumed(tmp_path):
     max_epochs = epoch + 2
     log2 = str(tmp_path / 'run2.txt')
     proc = _start(common + [f'train_cfg.max_epochs={max_epochs}', '--resume'],
-                  _env(tmp_path, PYTHON=sys.executable, PORT=_free_port()),
+                  _env(tmp_path, PYTHON=sys.executable, PORT=_free_port(),
+                       PYTHONPATH=probe_path),
                   log2)
     try:
         rc = proc.wait(timeout=300)
@@ -288,6 +308,12 @@ def test_dist_train_two_processes_preempted_and_resumed(tmp_path):
     assert f'resumed epoch: {epoch}, iter: {n}' in text2
     total = max_epochs * epoch_len
     assert _logged_iters(text2) == list(range(n + 1, total + 1))
+    # the resumed run started from the saved state, feature bank bit-exact
+    probe = torch.load(osp.join(work, 'resume_probe.pth'), weights_only=False)
+    assert (probe['epoch'], probe['iter']) == (epoch, n)
+    for key, value in ckpt['state_dict'].items():
+        assert torch.equal(probe['state_dict'][key], value), key
+    assert any(k.endswith('bank.feats') for k in ckpt['state_dict'])
     final = torch.load(osp.join(work, f'epoch_{max_epochs}.pth'),
                        weights_only=False)
     assert (final['meta']['epoch'], final['meta']['iter']) == (max_epochs,

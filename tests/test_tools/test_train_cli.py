@@ -42,3 +42,150 @@ def test_install_script_rejects_unknown_options():
     assert proc.returncode == 2
     assert "unknown option '--bogus'" in proc.stderr
     assert '--system' in proc.stderr
+
+
+# ------------------------------------------ safe and clear by default (#13)
+def _tool_exit(tool, argv):
+    """Run a tool's main() in this process; its SystemExit message."""
+    import pytest
+
+    from tests.utils import load_tool
+    with pytest.raises(SystemExit) as exc:
+        load_tool(tool).main(argv)
+    message = exc.value.code
+    assert isinstance(message, str), message
+    assert len(message.splitlines()) == 1, message
+    return message
+
+
+def _simclr_args(tmp_path, data, *options):
+    import uuid
+    return [
+        osp.join(ROOT, 'tests/data/tiny_simclr.py'), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        f'train_dataloader.dataset.data_root={data}',
+        f'experiment_name=cli-{uuid.uuid4().hex}', *options
+    ]
+
+
+class _RunsCode:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_resume_refuses_code_and_non_checkpoints_in_one_line(
+        tmp_path, monkeypatch):
+    import torch
+
+    from tests.utils import make_image_folder
+    monkeypatch.delenv('MMFA_TRUST_CHECKPOINT', raising=False)
+    data = make_image_folder(str(tmp_path / 'data'))
+    marker = tmp_path / 'pwned'
+    evil = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {}, 'meta': {}, 'x': _RunsCode(marker)}, evil)
+    message = _tool_exit('tools/train.py',
+                         _simclr_args(tmp_path, data) + ['--resume', evil])
+    assert message.startswith('tools/train.py: Checkpoint ' + evil)
+    assert 'posix.system' in message and '--trust-checkpoint' in message
+    assert not marker.exists()
+
+    noise = tmp_path / 'noise.pth'
+    noise.write_bytes(bytes(range(3, 256)) * 10)
+    message = _tool_exit(
+        'tools/train.py', _simclr_args(tmp_path, data) + ['--resume', str(noise)])
+    assert f'{noise} is not a PyTorch checkpoint' in message
+
+    # a weights file (no mmengine meta) given to --resume: use load_from
+    weights = str(tmp_path / 'weights.pth')
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1)}},
+               weights)
+    message = _tool_exit('tools/train.py',
+                         _simclr_args(tmp_path, data) + ['--resume', weights])
+    assert f'Cannot resume from {weights}' in message
+    assert 'lacks meta' in message
+    assert f'--cfg-options load_from={weights} without --resume' in message
+
+
+def test_unreadable_image_is_named_in_one_line(tmp_path):
+    from tests.utils import make_image_folder
+    data = make_image_folder(str(tmp_path / 'data'))
+    bad = tmp_path / 'data' / 'a' / 'zero.jpg'
+    bad.write_bytes(b'')
+    # one batch holds every image; the error comes from a data-loader worker
+    message = _tool_exit(
+        'tools/train.py',
+        _simclr_args(tmp_path, data, 'train_dataloader.batch_size=9',
+                     'train_dataloader.num_workers=1',
+                     'train_cfg.max_iters=1'))
+    assert message.startswith(f'tools/train.py: Cannot read the image {bad}')
+    assert 'ignore_empty=True' in message
+    assert 'MMFA_SKIP_UNREADABLE_IMAGES=1' in message
+
+
+def test_config_key_typo_and_bad_cfg_options_are_one_line(tmp_path, capsys):
+    import pytest
+
+    from tests.utils import load_tool
+    message = _tool_exit(
+        'tools/train.py',
+        _simclr_args(tmp_path, '/nonexistent', 'load_form=x.pth'))
+    assert "Unknown top-level config key 'load_form'" in message
+    assert "did you mean 'load_from'" in message
+
+    train = load_tool('tools/train.py')
+    # a config-file-style dict value is parsed instead of recursing
+    args = train.parse_args([
+        'cfg.py', '--cfg-options',
+        "model.head.augmenter=dict(type='MaskFA',ratio=0.2)"
+    ])
+    assert args.cfg_options == {
+        'model.head.augmenter': dict(type='MaskFA', ratio=0.2)
+    }
+    for value in ('model.head.augmenter=dict(type=MaskFA)', 'a=[1,2',
+                  'no_equals_sign'):
+        with pytest.raises(SystemExit) as exc:
+            train.parse_args(['cfg.py', '--cfg-options', value])
+        assert exc.value.code == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert ': error: argument --cfg-options: ' in error
+        assert 'cannot parse the value' in error or 'KEY=VALUE' in error
+        assert 'Traceback' not in error
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_model(tmp_path):
+    from tests.test_benchmarks.data_utils import (make_imagenet_folder,
+                                                  make_pretrain_checkpoint)
+    imagenet = make_imagenet_folder(str(tmp_path / 'imagenet100'))
+    ckpt = str(tmp_path / 'pretrain.pth')
+    make_pretrain_checkpoint(ckpt, depth=18)  # backbone + neck/head of SSL
+    config = osp.join(
+        ROOT, 'configs/benchmarks/mmpretrain/'
+        'fa-byol_resnet50_linear-8xb32-steplr-60e_in100.py')
+    options = [
+        'model.backbone.depth=18', 'model.head.in_channels=512',
+        f'test_dataloader.dataset.data_root={imagenet}',
+        # mmengine's log processor builds the train loop after testing
+        f'train_dataloader.dataset.data_root={imagenet}',
+        'test_dataloader.batch_size=4', 'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
+    ]
+    argv = [config, ckpt, '--work-dir', str(tmp_path / 'w'), '--cfg-options']
+    message = _tool_exit('tools/test.py', argv + options)
+    assert message.startswith(
+        f'tools/test.py: Checkpoint {ckpt} does not match the model')
+    # the linear head is missing, the pre-training neck/head are unexpected
+    assert '2 of the model' in message and 'head.fc.weight' in message
+    assert 'neck.mlp.0.weight' in message
+    assert "load_from_cfg=dict(prefix='backbone.')" in message
+    # naming the prefix to load is the explicit opt-out: the backbone loads
+    import uuid
+    from tests.utils import load_tool
+    metrics = load_tool('tools/test.py').main(
+        argv + options +
+        ['load_from_cfg.prefix=backbone.', f'experiment_name={uuid.uuid4().hex}'])
+    assert 'accuracy/top1' in metrics

@@ -1,6 +1,8 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""The compat layer: mmengine checkpoints on torch >= 2.6 and pkg:: configs without
-pkg_resources. Each test fails without the corresponding fix."""
+"""The compat layer: mmengine checkpoints on torch >= 2.6, safe by default (no code
+runs from a checkpoint without an opt-in), clear errors for files that are not
+checkpoints, and pkg:: configs without pkg_resources. Each test fails without the
+corresponding fix."""
 import functools
 import hashlib
 import http.server
@@ -19,7 +21,7 @@ from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner import CheckpointLoader, load_checkpoint
 
 import mmfa  # noqa: F401  (applies the patches)
-from mmfa.utils import compat
+from mmfa.utils import checkpoint_io, compat
 from tests.utils import ROOT, make_image_folder, run_tool
 
 
@@ -72,14 +74,113 @@ def test_load_checkpoint_into_model(tmp_path):
     assert torch.all(model.weight == 3.)
 
 
-def test_getattr_pickle_falls_back_with_warning_for_local_files(tmp_path):
-    path = str(tmp_path / 'legacy.pth')
-    torch.save({'dtype': _NeedsGetattr()}, path)
-    with pytest.warns(UserWarning, match=re.escape(path)):
-        ckpt = CheckpointLoader.load_checkpoint(path)
+class _RunsCode:
+    """A malicious pickle: loading it runs ``os.system``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_code_in_a_checkpoint_is_refused_unless_trusted(tmp_path,
+                                                        monkeypatch):
+    monkeypatch.delenv(checkpoint_io.TRUST_ENV, raising=False)
+    marker = tmp_path / 'pwned'
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {}, 'x': _RunsCode(marker)}, path)
+    with pytest.raises(checkpoint_io.UntrustedCheckpointError) as err:
+        CheckpointLoader.load_checkpoint(path)
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert path in message and 'posix.system' in message
+    assert '--trust-checkpoint' in message and 'MMFA_TRUST_CHECKPOINT=1' in message
+    assert not marker.exists()
+    # a harmless pickle that needs more than the allow-list: the same refusal
+    # (never a warning-only fallback) ...
+    legacy = str(tmp_path / 'legacy.pth')
+    torch.save({'dtype': _NeedsGetattr()}, legacy)
+    with pytest.raises(checkpoint_io.UntrustedCheckpointError,
+                       match='builtins.getattr'):
+        CheckpointLoader.load_checkpoint(legacy)
+    # ... until the user opts in (--trust-checkpoint sets the variable).
+    monkeypatch.setenv(checkpoint_io.TRUST_ENV, '1')
+    with pytest.warns(UserWarning, match=re.escape(legacy)):
+        ckpt = CheckpointLoader.load_checkpoint(legacy)
     assert ckpt['dtype'] is HistoryBuffer.mean
-    with pytest.raises(RuntimeError, match='sha256 was not verified'):
-        compat.load_checkpoint_file(path, allow_full_unpickle=False)
+
+
+def _released_checkpoints(tmp_path):
+    """Files shaped like released OpenMMLab / MMSelfSup / torchvision weights."""
+    from collections import OrderedDict
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    state_dict = model.state_dict()  # OrderedDict with _metadata
+    files = {}
+    # mmcv 1.x / MMSelfSup 0.x: meta of strings, ints, a tuple of classes
+    files['mmcv'] = {
+        'meta': {
+            'mmcv_version': '1.4.0', 'time': 'Mon Jan 10 12:00:00 2022',
+            'epoch': 200, 'iter': 100000, 'mmselfsup_version': '0.9.0',
+            'config': 'model = dict(type="SimCLR")', 'CLASSES': ('a', 'b'),
+            'env_info': 'sys.platform: linux', 'seed': np.int64(0),
+            'exp_name': 'simclr.py', 'hook_msgs': {'last_ckpt': '/x.pth'}
+        },
+        'state_dict': OrderedDict(state_dict)
+    }
+    # mmengine / MMSelfSup 1.x / mmpretrain, published (optimizer dropped)
+    files['mmengine'] = {
+        'meta': {
+            'epoch': 100, 'iter': 5000, 'seed': 1234, 'cfg': 'x = 1',
+            'experiment_name': 'byol', 'time': '20230101_000000',
+            'mmengine_version': '0.7.0',
+            'dataset_meta': {'classes': ('a', 'b')}
+        },
+        'state_dict': state_dict
+    }
+    files['torchvision'] = state_dict  # a plain state dict
+    paths = {}
+    for name, obj in files.items():
+        paths[name] = str(tmp_path / f'{name}.pth')
+        torch.save(obj, paths[name])
+    # torchvision's classic files use torch's legacy (non-zip) format
+    paths['torchvision_legacy'] = str(tmp_path / 'resnet-0123abcd.pth')
+    torch.save(state_dict, paths['torchvision_legacy'],
+               _use_new_zipfile_serialization=False)
+    return paths, state_dict
+
+
+def test_released_checkpoints_load_without_opt_in(tmp_path, monkeypatch,
+                                                  recwarn):
+    monkeypatch.delenv(checkpoint_io.TRUST_ENV, raising=False)
+    paths, state_dict = _released_checkpoints(tmp_path)
+    for name, path in paths.items():
+        ckpt = CheckpointLoader.load_checkpoint(path)
+        loaded = ckpt.get('state_dict', ckpt)
+        assert list(loaded) == list(state_dict), name
+        for key, value in state_dict.items():
+            assert torch.equal(loaded[key], value), (name, key)
+    assert not [w for w in recwarn if 'trusted' in str(w.message)]
+
+
+@pytest.mark.parametrize('content,match', [
+    (b'', 'is empty'),
+    (b'hello, this is a text file\n', 'is not a PyTorch checkpoint'),
+    (bytes(range(7, 250)) * 20, 'is not a PyTorch checkpoint'),
+    ('truncated', 'cannot be read'),
+])
+def test_files_that_are_not_checkpoints_are_named(tmp_path, content, match):
+    path = str(tmp_path / 'bad.pth')
+    if content == 'truncated':  # the first half of a real checkpoint
+        torch.save({'w': torch.zeros(1000)}, path)
+        with open(path, 'rb') as f:
+            content = f.read()[:2000]
+    with open(path, 'wb') as f:
+        f.write(content)
+    with pytest.raises(checkpoint_io.CheckpointError, match=match) as err:
+        CheckpointLoader.load_checkpoint(path)
+    assert path in str(err.value)
+    assert len(str(err.value).splitlines()) == 1
 
 
 def test_missing_local_checkpoint_names_the_path(tmp_path):
@@ -102,31 +203,47 @@ def http_dir(tmp_path):
     server.shutdown()
 
 
-def test_http_checkpoint_full_unpickle_only_after_sha256(
+def test_http_checkpoint_trusted_only_by_a_full_pinned_sha256(
         http_dir, tmp_path, monkeypatch):
     root, url = http_dir
+    monkeypatch.delenv(checkpoint_io.TRUST_ENV, raising=False)
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    cache = tmp_path / 'hub' / 'checkpoints'
     src = str(root / 'tmp.pth')
     torch.save({'dtype': _NeedsGetattr()}, src)
-    sha = hashlib.sha256(open(src, 'rb').read()).hexdigest()
-    os.rename(src, str(root / 'legacy.pth'))
-    with open(root / 'legacy.pth', 'rb') as f:
+    with open(src, 'rb') as f:
         payload = f.read()
-    (root / f'legacy-{sha[:8]}.pth').write_bytes(payload)
-    (root / 'legacy-deadbeef.pth').write_bytes(payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    for name in ('legacy.pth', f'legacy-{sha[:8]}.pth', 'pinned.pth',
+                 'indexed.pth', 'legacy-deadbeef.pth', 'wrong.pth'):
+        (root / name).write_bytes(payload)
 
-    # No hash to verify: refused, not unpickled.
-    with pytest.raises(RuntimeError, match='sha256 was not verified'):
+    # No hash, or only a prefix of it in the name: refused, not unpickled.
+    with pytest.raises(checkpoint_io.UntrustedCheckpointError,
+                       match='#sha256=<64 hex digits>'):
         CheckpointLoader.load_checkpoint(f'{url}/legacy.pth')
-    # Verified by the hash in its name: loaded (with a warning).
-    with pytest.warns(UserWarning, match='sha256 matched'):
-        ckpt = CheckpointLoader.load_checkpoint(f'{url}/legacy-{sha[:8]}.pth')
+    with pytest.raises(checkpoint_io.UntrustedCheckpointError):
+        CheckpointLoader.load_checkpoint(f'{url}/legacy-{sha[:8]}.pth')
+    # A full sha256 known before the download: as a URL fragment ...
+    with pytest.warns(UserWarning, match='trusted'):
+        ckpt = CheckpointLoader.load_checkpoint(f'{url}/pinned.pth#sha256={sha}')
     assert ckpt['dtype'] is HistoryBuffer.mean
-    # A wrong hash: error, and the bad download is deleted.
-    with pytest.raises(RuntimeError, match='expected deadbeef'):
+    # ... or in the model index, by URL.
+    index = tmp_path / 'model-index.yml'
+    index.write_text(f'Models:\n  - Name: m\n    Weights: {url}/indexed.pth\n'
+                     f'    Sha256: {sha}\n')
+    monkeypatch.setattr(compat, '_REPO_ROOT', str(tmp_path))
+    with pytest.warns(UserWarning, match='trusted'):
+        CheckpointLoader.load_checkpoint(f'{url}/indexed.pth')
+    # A prefix is no pin; a wrong hash deletes the download.
+    with pytest.raises(checkpoint_io.CheckpointError, match='all 64 hex'):
+        CheckpointLoader.load_checkpoint(f'{url}/pinned.pth#sha256={sha[:8]}')
+    with pytest.raises(checkpoint_io.CheckpointError, match='expected deadbeef'):
         CheckpointLoader.load_checkpoint(f'{url}/legacy-deadbeef.pth')
-    assert not osp.exists(tmp_path / 'hub' / 'checkpoints' /
-                          'legacy-deadbeef.pth')
+    assert not (cache / 'legacy-deadbeef.pth').exists()
+    with pytest.raises(checkpoint_io.CheckpointError, match=f'expected {"0" * 64}'):
+        CheckpointLoader.load_checkpoint(f'{url}/wrong.pth#sha256={"0" * 64}')
+    assert not (cache / 'wrong.pth').exists()
     # A plain weights file downloads and loads safely without any hash.
     torch.save({'state_dict': {'w': torch.ones(1)}}, str(root / 'plain.pth'))
     ckpt = CheckpointLoader.load_checkpoint(f'{url}/plain.pth')

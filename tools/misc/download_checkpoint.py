@@ -2,11 +2,11 @@
 """Download a checkpoint listed in the model index and verify its sha256.
 
 The index is a YAML file with a ``Models:`` list of dicts holding ``Name``,
-``Weights`` (URL) and ``Sha256`` (full hex digest, or a prefix of at least 8 hex
-digits); OpenMMLab's ``Import:`` list of metafiles is followed too. The download goes
-to ``<file>.part`` and resumes it with an HTTP Range request after an interruption
-(within the run, ``--retries`` times, or on the next run); the file is moved into
-place only after its sha256 matched. Example::
+``Weights`` (URL) and ``Sha256`` (the full hex digest, 64 digits: a prefix does
+not verify a file); OpenMMLab's ``Import:`` list of metafiles is followed too. The
+download goes to ``<file>.part`` and resumes it with an HTTP Range request after an
+interruption (within the run, ``--retries`` times, or on the next run); the file is
+moved into place only after its sha256 matched. Example::
 
     python tools/misc/download_checkpoint.py fa_nn_r50_in100 --out-dir checkpoints
 """
@@ -66,10 +66,11 @@ def find_model(models: List[Dict], name: str) -> Dict:
                         'empty in the index): train it with its Config '
                         f'({model.get("Config", "see model_zoo.md")}), or add '
                         'the URL and sha256 of a checkpoint to the index.')
-            if not re.fullmatch(r'[0-9a-fA-F]{8,64}', str(model['Sha256'])):
+            if not re.fullmatch(r'[0-9a-fA-F]{64}', str(model['Sha256'])):
+                # A prefix would let a file that only shares it pass as verified.
                 raise DownloadError(
                     f'Sha256 of "{name}" in the index is "{model["Sha256"]}"; '
-                    'it must be the hex sha256 (or its first >= 8 digits).')
+                    'it must be the hex sha256 of the file, all 64 digits.')
             return model
     names = [m.get('Name') for m in models if m.get('Name')]
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.4)
@@ -87,8 +88,7 @@ def sha256sum(path: str) -> str:
 
 
 def _sha_matches(actual: str, expected: str) -> bool:
-    expected = expected.strip().lower()
-    return len(expected) >= 8 and actual.startswith(expected)
+    return actual == expected.strip().lower()
 
 
 def fetch_part(url: str, part: str, timeout: float = 60.0,

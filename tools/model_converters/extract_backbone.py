@@ -25,6 +25,7 @@ import argparse
 import os
 import os.path as osp
 import re
+import sys
 from collections import OrderedDict
 
 import torch
@@ -101,6 +102,12 @@ def parse_args(argv=None):
         default='mmengine',
         help="mmengine: {'state_dict': ...} for mmpretrain/mmdet configs; "
         'torchvision: a plain state dict with torchvision ResNet names')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='allow a checkpoint that needs more than weights-only loading to '
+        'be fully unpickled; this can run code from the file, use it only for '
+        'files you trust')
     return parser.parse_args(argv)
 
 
@@ -108,7 +115,15 @@ def main(argv=None):
     args = parse_args(argv)
     from mmfa.evaluation.functional import (load_checkpoint_state_dict,
                                             summarise_keys)
-    state_dict = load_checkpoint_state_dict(args.checkpoint)
+    from mmfa.utils import CheckpointError, set_checkpoint_trust
+    if args.trust_checkpoint:
+        set_checkpoint_trust(True)
+    try:
+        # weights_only with mmfa's allow-list: a file that could run code is
+        # refused unless --trust-checkpoint.
+        state_dict = load_checkpoint_state_dict(args.checkpoint)
+    except CheckpointError as e:
+        sys.exit(f'extract_backbone.py: {e}')
     backbone, dropped = extract_backbone(state_dict, args.prefix)
     if args.format == 'torchvision':
         out = to_torchvision(backbone)

@@ -21,7 +21,9 @@ class FeatureBankHook(Hook):
 
     - ``before_train``: finds every :class:`~mmfa.models.memories.FeatureBank` of the
       (unwrapped) model and enables its queries iff ``runner.iter >= warmup_iters``
-      (so a resumed run continues where it stopped).
+      (so a resumed run continues where it stopped). A warm-up as long as the
+      whole training (``warmup_iters >= max_iters``) is an error: FA would never
+      run.
     - ``after_train_iter``: flushes the features the model stashed during the
       iteration into every bank (all-gathered over ranks), so the loss of iteration t
       only sees features of iterations < t (with gradient accumulation this runs
@@ -83,6 +85,16 @@ class FeatureBankHook(Hook):
 
     def before_train(self, runner) -> None:
         self._banks = self._find_banks(runner)
+        max_iters = getattr(runner, 'max_iters', None)
+        if (self._banks and isinstance(max_iters, int)
+                and self.warmup_iters >= max_iters):
+            # The banks would never be queried: a run "with FA" trained without.
+            raise ValueError(
+                f'FeatureBankHook: warmup_iters={self.warmup_iters} but training '
+                f'has only {max_iters} iterations, so the warm-up never ends and '
+                'nearest-neighbour FA never runs; set warmup_iters below '
+                f'{max_iters} (e.g. custom_hooks=[dict(type="FeatureBankHook", '
+                'warmup_iters=...)]).')
         self._set_enabled(runner.iter)
 
     def after_train_iter(self,

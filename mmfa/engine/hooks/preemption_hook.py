@@ -1,10 +1,11 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 import logging
+import os
 import os.path as osp
 import signal
 import sys
 import threading
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.dist import all_reduce, barrier, get_rank, is_main_process
@@ -15,12 +16,95 @@ from mmengine.optim import OptimWrapperDict
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmfa.registry import HOOKS
+from mmfa.utils.checkpoint_io import atomic_write_text, write_last_checkpoint
 from ..loops import ResumableEpochBasedTrainLoop
 
 __all__ = ['PreemptionCheckpointHook']
 
 # Signals the kernel delivers without asking the process: no handler can run.
 _UNCATCHABLE = ('SIGKILL', 'SIGSTOP')
+#: Set by tools/dist_train.sh: the file where the ranks record their exit code, so
+#: that the launcher can exit with it (torchrun itself exits with 1).
+STATUS_FILE_ENV = 'MMFA_PREEMPTION_STATUS_FILE'
+
+
+def _guard_worker_signals(signals: Iterable[int]) -> None:
+    """In a data-loader worker: survive ``signals`` sent by anyone but the parent.
+
+    torch's workers die on a SIGTERM that does not come from their parent, and the
+    main process then fails with "DataLoader worker ... killed by signal". Slurm,
+    torchrun (``killpg`` of each rank's session) and ``kill -- -PGID`` signal the
+    workers too. Here the signals stay blocked (the parent forks the workers with
+    them blocked, see :func:`_guarded_get_iterator`) and a thread takes them with
+    ``sigwaitinfo``: a SIGTERM from the parent (``Process.terminate`` when the
+    main process shuts the workers down) ends the worker as torch's handler would,
+    any other is dropped; the main process saves and exits, and its workers end
+    with it.
+    """
+    sigs = set(signals)
+    parent = os.getppid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+
+    def wait() -> None:
+        while True:
+            info = signal.sigwaitinfo(sigs)
+            if info.si_signo == signal.SIGTERM and info.si_pid == parent:
+                os._exit(0)
+
+    threading.Thread(target=wait, name='mmfa-worker-signals', daemon=True).start()
+
+
+class _WorkerSignalGuard:
+    """``worker_init_fn`` that runs :func:`_guard_worker_signals`, then the wrapped
+    ``worker_init_fn`` (mmengine's seeding). Picklable for spawn contexts."""
+
+    def __init__(self, init_fn: Optional[Callable], signals: Iterable[int]):
+        self.init_fn = init_fn
+        self.signals = tuple(int(s) for s in signals)
+
+    def __call__(self, worker_id: int) -> None:
+        _guard_worker_signals(self.signals)
+        if self.init_fn is not None:
+            self.init_fn(worker_id)
+
+
+_GUARD = {'signals': (), 'get_iterator': None}
+
+
+def _guarded_get_iterator(self):
+    """``DataLoader._get_iterator`` while a :class:`PreemptionCheckpointHook` is
+    active: workers started now get :class:`_WorkerSignalGuard`, and the signals
+    are blocked while they are forked, so a signal arriving before the guard runs
+    in a worker stays pending there instead of killing it (in the main process it
+    is delivered when the mask is restored)."""
+    original = _GUARD['get_iterator']
+    signals = _GUARD['signals']
+    if self.num_workers == 0 or not signals:
+        return original(self)
+    if not isinstance(self.worker_init_fn, _WorkerSignalGuard):
+        self.worker_init_fn = _WorkerSignalGuard(self.worker_init_fn, signals)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        return original(self)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _install_worker_guard(signals: Iterable[int]) -> None:
+    """Guard the workers of every DataLoader that starts them from now on (the
+    train and val loaders, the mid-epoch resume loader, loaders of other hooks)."""
+    from torch.utils.data import DataLoader
+    _GUARD['signals'] = tuple(int(s) for s in signals)
+    if DataLoader._get_iterator is not _guarded_get_iterator:
+        _GUARD['get_iterator'] = DataLoader._get_iterator
+        DataLoader._get_iterator = _guarded_get_iterator
+
+
+def _remove_worker_guard() -> None:
+    from torch.utils.data import DataLoader
+    if DataLoader._get_iterator is _guarded_get_iterator:
+        DataLoader._get_iterator = _GUARD['get_iterator']
+    _GUARD['signals'] = ()
 
 
 def _resolve_signal(sig: Union[str, int]) -> signal.Signals:
@@ -84,15 +168,27 @@ class PreemptionCheckpointHook(Hook):
     script can tell a preemption checkpoint from a crash and requeue, e.g.
     ``srun ... ; [ $? -eq 75 ] && scontrol requeue $SLURM_JOB_ID`` (with ``srun``
     the step's exit code is the largest task exit code; torchrun itself exits with
-    1 and reports the workers' code 75 in its error summary).
+    1, but ``tools/dist_train.sh`` runs it through ``tools/misc/torchrun.py``,
+    which exits with the ranks' code).
 
     A preempted epoch-based run resumes mid-epoch correctly only with
     :class:`~mmfa.engine.loops.ResumableEpochBasedTrainLoop` (a warning says so
-    otherwise). Data-loader workers forked after ``before_train`` inherit the
-    handler, so a SIGTERM sent to the whole process group does not kill them under
-    the main process. The handlers can only be installed from the main thread (a
-    warning says when they are not); if training raises, ``after_train`` does not
-    run and the handlers stay installed until the process exits.
+    otherwise). **Data-loader workers** receive the signal too when it goes to the
+    whole process group or job step (slurm, ``kill -- -PGID``, torchrun's
+    ``killpg`` of each rank), and torch's workers die of it, failing the main
+    process with "DataLoader worker ... killed by signal" before it can save.
+    From ``before_train`` to ``after_train`` every DataLoader that starts workers
+    (train and val loaders, persistent or not, the mid-epoch resume loader, loaders
+    of other hooks) therefore gives them a ``worker_init_fn`` wrapper: the workers
+    ignore these signals unless they come from their parent process (which shuts
+    them down with SIGTERM), and the signals are blocked while they are forked. The
+    handlers can only be installed from the main thread (a warning says when they
+    are not); if training raises, ``after_train`` does not run and the handlers
+    stay installed until the process exits. ``last_checkpoint`` is written
+    atomically (after the checkpoint, which mmfa's ``Runner.save_checkpoint``
+    writes atomically too). When ``MMFA_PREEMPTION_STATUS_FILE`` is set
+    (``tools/dist_train.sh`` does), the exit code is also written there, so the
+    launcher can exit with it.
 
     Add it with ``custom_hooks = [dict(type='PreemptionCheckpointHook')]`` (or as
     ``default_hooks.preemption``).
@@ -161,7 +257,23 @@ class PreemptionCheckpointHook(Hook):
             signal.signal(sig, self._on_signal)
         return True
 
+    def _guard_dataloader_workers(self, runner) -> None:
+        """Make data-loader workers survive the signals (see the class doc)."""
+        from mmengine.runner import BaseLoop
+        _install_worker_guard(self.signals)
+        for loop in (runner.train_loop, getattr(runner, '_val_loop', None)):
+            loader = getattr(loop, 'dataloader', None) if isinstance(
+                loop, BaseLoop) else None
+            if getattr(loader, '_iterator', None) is not None:
+                print_log(
+                    'PreemptionCheckpointHook: the persistent workers of a '
+                    'dataloader started before training; a signal sent to the '
+                    'whole process group may kill them.',
+                    logger='current',
+                    level=logging.WARNING)
+
     def _restore_handlers(self) -> None:
+        _remove_worker_guard()
         for sig, previous in self._previous.items():
             # Leave a handler someone installed after ours alone.
             if signal.getsignal(sig) == self._on_signal:
@@ -207,6 +319,7 @@ class PreemptionCheckpointHook(Hook):
         self._exiting = False
         self._waiting_logged = False
         if self._install_handlers():
+            self._guard_dataloader_workers(runner)
             names = '/'.join(s.name for s in self.signals)
             print_log(
                 f'PreemptionCheckpointHook: on {names} the run saves a '
@@ -276,10 +389,12 @@ class PreemptionCheckpointHook(Hook):
             by_epoch=False,
             backend_args=backend_args)
         if is_main_process():
-            with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
-                f.write(ckpt_path)
+            write_last_checkpoint(runner.work_dir, ckpt_path)
         # Nobody exits before the checkpoint is complete (see the class doc).
         barrier()
+        status_file = os.environ.get(STATUS_FILE_ENV)
+        if status_file:  # every rank: each node's launcher reads its own file
+            atomic_write_text(status_file, f'{self.exit_code}\n')
         message = (
             f'PreemptionCheckpointHook: {name} received; saved the state after '
             f'iteration {step} (epoch {runner.epoch + 1}) to {ckpt_path} and '

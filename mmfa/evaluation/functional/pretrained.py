@@ -15,6 +15,8 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
+from mmfa.utils.checkpoint_io import closest_prefix_hint
+
 __all__ = [
     'load_checkpoint_state_dict', 'select_prefixed_state_dict',
     'load_pretrained_strict', 'summarise_keys'
@@ -156,7 +158,8 @@ def load_pretrained_strict(module: nn.Module,
             f'Checkpoint {checkpoint} has no weights for '
             f'{type(module).__name__}: it holds {len(full)} tensors, none '
             f"under the prefix '{prefix}' and none named like the module's "
-            f"keys (e.g. {list(own)[:3]}). Keys found: {summarise_keys(full)}. "
+            f"keys (e.g. {list(own)[:3]}). Keys found: {summarise_keys(full)}"
+            f'{closest_prefix_hint(list(own), list(full))}. '
             'Pass a pre-training checkpoint whose backbone is saved under '
             f"'{prefix}' or a backbone state dict from "
             'tools/model_converters/extract_backbone.py.')
@@ -178,7 +181,8 @@ def load_pretrained_strict(module: nn.Module,
             f'Checkpoint {checkpoint} lacks {len(missing)} of the '
             f'{len(own)} weights of {type(module).__name__} '
             f"(prefix '{prefix}'): {summarise_keys(missing)}; first: "
-            f'{missing[:10]}. The checkpoint holds: {summarise_keys(full)}. '
+            f'{missing[:10]}. The checkpoint holds: {summarise_keys(full)}'
+            f'{closest_prefix_hint(list(own), list(state_dict))}. '
             'Use the checkpoint of a matching backbone, or list prefixes that '
             'may stay un-initialised in init_cfg.allow_missing.')
     unexpected = [k for k in state_dict if k not in own]

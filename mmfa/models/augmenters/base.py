@@ -98,6 +98,13 @@ class BaseFeatureAugmenter(nn.Module):
         if not isinstance(bank, FeatureBank):
             raise TypeError(f'{type(self).__name__}: bank must be a FeatureBank or '
                             f'its config, got {type(bank).__name__}.')
+        if bank.size < self.num_aug:
+            # It could never hold k entries: FA would silently never start.
+            raise ValueError(
+                f'{type(self).__name__}: num_aug={self.num_aug} neighbours per '
+                f'feature, but the feature bank holds at most {bank.size} '
+                f'entries; use a bank with size >= {self.num_aug} (e.g. '
+                f'bank=dict(type="FeatureBank", size=65536)) or a smaller num_aug.')
         return bank
 
     def _bank_neighbours(self, feats: Tensor) -> Optional[Tensor]:

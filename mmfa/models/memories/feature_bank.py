@@ -1,10 +1,12 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 """Ring-buffer feature bank for the nearest-neighbour FA methods (SPEC sec. 3)."""
+import logging
 from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from torch import Tensor
 
 from mmfa.registry import MODELS
@@ -36,7 +38,11 @@ class FeatureBank(nn.Module):
     missing; it raises instead of silently losing features.
 
     The bank lives in persistent buffers (``feats``, ``ptr``, ``num_written``), so it
-    is saved in checkpoints and restored on resume. Entries are written from index 0
+    is saved in checkpoints and restored on resume. A checkpoint whose bank has
+    another size is refused on ``--resume`` (its pointer and written count belong to
+    its own size; restoring them without the entries would report zero rows as
+    written) and, when only the weights are loaded (``load_from``), the bank starts
+    empty with a warning. Entries are written from index 0
     on, so the written entries are exactly ``feats[:num_written]``; entries never
     written are never returned by :meth:`query`.
 
@@ -62,6 +68,9 @@ class FeatureBank(nn.Module):
             FeatureBankHook (False during its warm-up), True by default.
         last_top1_sim (float): Mean top-1 cosine similarity of the last query.
     """
+
+    # Its buffers' shapes are checked here, not by the generic checkpoint-key check.
+    _checks_own_checkpoint_shapes = True
 
     def __init__(self,
                  size: int = 65536,
@@ -110,11 +119,51 @@ class FeatureBank(nn.Module):
         """Fraction of the entries written so far, in [0, 1]."""
         return self.written_entries / self.size
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        key = prefix + 'feats'
+        saved = state_dict.get(key)
+        if saved is not None and tuple(saved.shape) != tuple(self.feats.shape):
+            self._load_other_size(prefix, tuple(saved.shape))
+            names = [prefix + n for n in ('feats', 'ptr', 'num_written')]
+            rest = {k: v for k, v in state_dict.items() if k not in names}
+            super()._load_from_state_dict(rest, prefix, local_metadata, strict,
+                                          missing_keys, unexpected_keys,
+                                          error_msgs)
+            # Handled here: the bank was reset on purpose.
+            missing_keys[:] = [k for k in missing_keys if k not in names]
+            return
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
         key = prefix + 'num_written'
         if key in state_dict:
             self._num_written_host = int(state_dict[key])
+
+    def _load_other_size(self, prefix: str, saved: Tuple[int, ...]) -> None:
+        """A checkpoint whose bank has another size: refused on resume, reset to an
+        empty bank (with a warning) when only the weights are loaded."""
+        from mmfa.utils.checkpoint_io import CheckpointError, is_resuming
+        name = prefix.rstrip('.') or 'FeatureBank'
+        if is_resuming():
+            raise CheckpointError(
+                f'Cannot resume: the feature bank {name} of the checkpoint holds '
+                f'{saved[0]} x {saved[1] if len(saved) > 1 else "?"} entries but '
+                f'the model\'s holds {self.size} x {self.dim}; its ring pointer '
+                'and written count only fit its own size. Resume with the '
+                f'checkpoint\'s size (bank=dict(size={saved[0]}, ...)), or start '
+                'a new run from its weights with load_from (the bank then starts '
+                'empty).')
+        print_log(
+            f'FeatureBank {name}: the checkpoint\'s bank holds {saved[0]} entries '
+            f'but this one {self.size} x {self.dim}; starting with an empty bank '
+            '(0 written entries) instead of loading it.',
+            logger='current',
+            level=logging.WARNING)
+        self.feats.zero_()
+        self.ptr.zero_()
+        self.num_written.zero_()
+        self._num_written_host = 0
 
     @property
     def last_top1_sim(self) -> float:

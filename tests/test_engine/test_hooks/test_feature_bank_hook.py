@@ -24,11 +24,11 @@ BANK_SIZE = 5  # not a multiple of the batch (2): the ring wraps
 class _TinyBankModel(BaseModel):
     """A projector, an NN FA owning a FeatureBank, stashing as a real model does."""
 
-    def __init__(self):
+    def __init__(self, bank_size=BANK_SIZE):
         super().__init__()
         self.proj = nn.Linear(4, 3)
         self.fa = NearestNeighborFA(
-            topk=1, bank=dict(type='FeatureBank', size=BANK_SIZE, dim=3))
+            topk=1, bank=dict(type='FeatureBank', size=bank_size, dim=3))
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
         z = self.proj(inputs)
@@ -61,9 +61,9 @@ class _Recorder(Hook):
         self.after.append(int(self.bank.num_written))
 
 
-def _runner(work_dir, hooks, **kwargs):
+def _runner(work_dir, hooks, model=None, **kwargs):
     return Runner(
-        model=_TinyBankModel(),
+        model=model or _TinyBankModel(),
         work_dir=str(work_dir),
         experiment_name=f'fbhook-{uuid.uuid4().hex}',
         train_dataloader=dict(
@@ -189,3 +189,54 @@ def test_warns_when_the_model_never_stashes():
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         FeatureBankHook(**kwargs)
+
+
+def test_resume_with_another_bank_size_is_refused(tmp_path):
+    from mmfa.utils import CheckpointError
+    runner = _runner(tmp_path / 'a', [dict(type='FeatureBankHook')])
+    runner.train()
+    runner.save_checkpoint(str(tmp_path), 'ckpt.pth')
+    ckpt = str(tmp_path / 'ckpt.pth')
+    proj = runner.model.proj.weight.detach().clone()
+
+    # --resume: the pointer and written count belong to a 5-entry bank; mmengine
+    # alone would skip the feats tensor, restore them and report 5 written rows
+    # of zeros.
+    resumed = _runner(tmp_path / 'b', [dict(type='FeatureBankHook')],
+                      model=_TinyBankModel(bank_size=8), load_from=ckpt,
+                      resume=True)
+    with pytest.raises(CheckpointError,
+                       match=r'Cannot resume: the feature bank fa.bank of the '
+                       r"checkpoint holds 5 x 3 entries but the model's holds "
+                       r'8 x 3.*bank=dict\(size=5'):
+        resumed.train()
+
+    # load_from (weights only): the weights load, the bank starts empty
+    fresh = _runner(tmp_path / 'c', [dict(type='FeatureBankHook')],
+                    model=_TinyBankModel(bank_size=8))
+    with capture_current_log() as log:
+        fresh.load_checkpoint(ckpt)
+    bank = fresh.model.fa.bank
+    assert int(bank.num_written) == 0 and bank.written_entries == 0
+    assert int(bank.ptr) == 0 and not bank.feats.any()
+    assert torch.equal(fresh.model.proj.weight, proj)
+    assert any('starting with an empty bank' in m for m in log)
+
+
+def test_a_bank_smaller_than_the_neighbours_fails_at_build():
+    from mmfa.models.augmenters import MixupNoiseFA
+    small = dict(type='FeatureBank', size=2, dim=4)
+    with pytest.raises(ValueError, match='num_aug=3 neighbours per feature, '
+                       'but the feature bank holds at most 2 entries'):
+        NearestNeighborFA(num_aug=3, bank=small)
+    with pytest.raises(ValueError, match='at most 2 entries'):
+        MixupNoiseFA(noise='nn', num_aug=3, bank=small)
+    NearestNeighborFA(num_aug=2, bank=small)  # k == size is fine
+    MixupNoiseFA(noise='batch', num_aug=3, bank=small)  # no bank used
+
+
+def test_a_warmup_that_never_ends_is_an_error(tmp_path):
+    runner = _runner(tmp_path, [dict(type='FeatureBankHook', warmup_iters=3)])
+    with pytest.raises(ValueError, match='warmup_iters=3 but training has only '
+                       '3 iterations'):
+        runner.train()
