@@ -24,7 +24,7 @@ from .layout import (check_split_name, imwrite_rgb, prepare_output,
                      progress_iter, write_ann_file, write_class_list)
 
 __all__ = [
-    'SHAPE_CLASSES', 'render_shape_image', 'render_detection_image',
+    'SHAPE_CLASSES', 'VARIANTS', 'render_shape_image', 'render_detection_image',
     'generate_shapes_cls', 'generate_shapes_voc', 'generate_shapes'
 ]
 
@@ -37,6 +37,27 @@ SHAPE_CLASSES = ('arrow', 'circle', 'crescent', 'cross', 'heart', 'ring',
 _SPLIT_IDS = {'train': 0, 'val': 1, 'trainval': 2, 'test': 3}
 _SUPERSAMPLE = 4  # anti-aliasing: draw at 4x, then area-average down
 _MIN_CONTRAST = 110.0  # min RGB distance between object and mean background
+# Two difficulty variants. 'clean' (the quickstart's default): solid backgrounds, no
+# pixel noise, large objects, so a small network learns shapes within CPU minutes.
+# 'hard': gradient / noise-texture backgrounds, pixel noise, smaller objects. Both
+# draw colours, position and rotation at random.
+VARIANTS = {
+    'clean': dict(
+        backgrounds=('solid', ),
+        max_noise=0.,
+        radius=(0.30, 0.45)),
+    'hard': dict(
+        backgrounds=('solid', 'gradient', 'texture'),
+        max_noise=8.,
+        radius=(0.22, 0.45)),
+}
+
+
+def _variant(name: str) -> dict:
+    if name not in VARIANTS:
+        raise ValueError(f'Unknown shapes variant "{name}"; valid variants are '
+                         f'{sorted(VARIANTS)}.')
+    return VARIANTS[name]
 
 
 def _rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -129,10 +150,14 @@ def _random_colour(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, 3).astype(np.float32)
 
 
-def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+def _background(rng: np.random.Generator,
+                h: int,
+                w: int,
+                kinds: Tuple[str, ...] = ('solid', 'gradient', 'texture')
+                ) -> np.ndarray:
     """A solid, gradient or noise-textured background, float32 RGB (H, W, 3)."""
     base = _random_colour(rng)
-    kind = rng.integers(3)
+    kind = rng.integers(3) if len(kinds) == 3 else 0
     if kind == 0:  # solid
         bg = np.broadcast_to(base, (h, w, 3)).astype(np.float32)
     elif kind == 1:  # linear gradient towards a nearby colour
@@ -165,9 +190,12 @@ def _object_colour(rng: np.random.Generator, bg: np.ndarray) -> np.ndarray:
     return best
 
 
-def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    sigma = rng.uniform(0, 8)
-    img = img + rng.normal(0, sigma, img.shape).astype(np.float32)
+def _finish(rng: np.random.Generator,
+            img: np.ndarray,
+            max_noise: float = 8.) -> np.ndarray:
+    if max_noise > 0:
+        sigma = rng.uniform(0, max_noise)
+        img = img + rng.normal(0, sigma, img.shape).astype(np.float32)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
@@ -180,7 +208,8 @@ def render_shape_image(seed: int,
                        index: int,
                        img_size: int = 64,
                        split: str = 'train',
-                       return_mask: bool = False) -> Tuple:
+                       return_mask: bool = False,
+                       variant: str = 'hard') -> Tuple:
     """Render one classification image (a single shape).
 
     The label is ``index % len(SHAPE_CLASSES)``, so consecutive indices cycle through
@@ -193,6 +222,8 @@ def render_shape_image(seed: int,
         split (str): ``'train'``, ``'val'``, ``'trainval'`` or ``'test'``; each split
             has its own random stream. Defaults to ``'train'``.
         return_mask (bool): Also return the shape's soft mask ``(H, W)``.
+        variant (str): ``'clean'`` or ``'hard'`` (see :data:`VARIANTS`).
+            Defaults to ``'hard'``.
 
     Returns:
         tuple: The RGB uint8 image ``(img_size, img_size, 3)`` and its label (index
@@ -202,16 +233,17 @@ def render_shape_image(seed: int,
     if img_size < 16:
         raise ValueError(f'img_size must be >= 16 to draw a recognisable '
                          f'shape, got {img_size}.')
+    var = _variant(variant)
     rng = _rng(seed, split, index)
     label = index % len(SHAPE_CLASSES)
-    bg = _background(rng, img_size, img_size)
-    radius = rng.uniform(0.22, 0.45) * img_size
+    bg = _background(rng, img_size, img_size, var['backgrounds'])
+    radius = rng.uniform(*var['radius']) * img_size
     cx, cy = rng.uniform(radius, img_size - 1 - radius, 2)
     angle = rng.uniform(0, 2 * np.pi)
     mask = _draw_mask(SHAPE_CLASSES[label], (img_size, img_size), cx, cy,
                       radius, angle)
     colour = _object_colour(rng, bg[mask >= 0.5])
-    img = _finish(rng, _composite(bg, mask, colour))
+    img = _finish(rng, _composite(bg, mask, colour), var['max_noise'])
     return (img, label, mask) if return_mask else (img, label)
 
 
@@ -246,7 +278,8 @@ def render_detection_image(
         split: str = 'trainval',
         return_masks: bool = False,
         max_overlap: float = 0.1,
-        min_box_size: int = 6) -> Tuple[np.ndarray, ...]:
+        min_box_size: int = 6,
+        variant: str = 'hard') -> Tuple[np.ndarray, ...]:
     """Render one detection image with 2 to 4 shapes and their boxes.
 
     Boxes are the tight boxes of each shape's own (anti-aliased, >= 0.5) mask, in
@@ -264,6 +297,8 @@ def render_detection_image(
         return_masks (bool): Also return the soft masks ``(n, H, W)``.
         max_overlap (float): Max intersection over the smaller box's area.
         min_box_size (int): Min width/height in pixels of every box.
+        variant (str): ``'clean'`` or ``'hard'`` background and noise (see
+            :data:`VARIANTS`). Defaults to ``'hard'``.
 
     Returns:
         tuple: ``(img, boxes, labels)`` (and ``masks`` when ``return_masks``):
@@ -273,8 +308,9 @@ def render_detection_image(
     if img_size < 48:
         raise ValueError('img_size must be >= 48 to fit 2-4 shapes, got '
                          f'{img_size}.')
+    var = _variant(variant)
     rng = _rng(seed, split, index)
-    img = _background(rng, img_size, img_size)
+    img = _background(rng, img_size, img_size, var['backgrounds'])
     num = int(rng.integers(2, 5))
     boxes, labels, masks = [], [], []
     scale = 1.0
@@ -300,7 +336,7 @@ def render_detection_image(
         masks.append(mask)
     for mask in masks:
         img = _composite(img, mask, _object_colour(rng, img[mask >= 0.5]))
-    out = (_finish(rng, img), np.stack(boxes).astype(np.int64),
+    out = (_finish(rng, img, var['max_noise']), np.stack(boxes).astype(np.int64),
            np.array(labels, np.int64))
     if return_masks:
         out = out + (np.stack(masks), )
@@ -313,7 +349,8 @@ def generate_shapes_cls(root: str,
                         img_size: int = 64,
                         seed: int = 0,
                         overwrite: bool = False,
-                        progress: bool = True) -> Dict:
+                        progress: bool = True,
+                        variant: str = 'hard') -> Dict:
     """Write the shapes classification set in mmpretrain's ImageNet-style layout.
 
     Layout: ``root/{train,val}/<class>/<class>_<index>.png``, ``root/meta/train.txt``
@@ -330,17 +367,20 @@ def generate_shapes_cls(root: str,
         seed (int): Dataset seed.
         overwrite (bool): Regenerate even if ``root`` holds this exact set already.
         progress (bool): Show a progress bar.
+        variant (str): ``'clean'`` or ``'hard'`` (see :data:`VARIANTS`).
 
     Returns:
         dict: ``data_root``, ``classes``, ``ann_files`` (split -> path) and
         ``skipped`` (True when an identical set was already there).
     """
+    _variant(variant)
     params = dict(
         kind='shapes_cls',
         num_train=num_train,
         num_val=num_val,
         img_size=img_size,
-        seed=seed)
+        seed=seed,
+        variant=variant)
     result = dict(
         data_root=root,
         classes=SHAPE_CLASSES,
@@ -356,7 +396,8 @@ def generate_shapes_cls(root: str,
         lines = []
         for index in progress_iter(
                 range(num), f'shapes {split}', enable=progress):
-            img, label = render_shape_image(seed, index, img_size, split)
+            img, label = render_shape_image(
+                seed, index, img_size, split, variant=variant)
             name = SHAPE_CLASSES[label]
             rel = f'{name}/{name}_{index:05d}.png'
             imwrite_rgb(osp.join(root, split, rel), img)
@@ -400,7 +441,8 @@ def generate_shapes_voc(root: str,
                         img_size: int = 128,
                         seed: int = 0,
                         overwrite: bool = False,
-                        progress: bool = True) -> Dict:
+                        progress: bool = True,
+                        variant: str = 'hard') -> Dict:
     """Write the shapes detection set in PASCAL VOC 2007 layout.
 
     Layout under ``root/VOC2007``: ``JPEGImages/<id>.jpg``, ``Annotations/<id>.xml``
@@ -418,17 +460,20 @@ def generate_shapes_voc(root: str,
         seed (int): Dataset seed.
         overwrite (bool): Regenerate even if ``root`` holds this exact set already.
         progress (bool): Show a progress bar.
+        variant (str): ``'clean'`` or ``'hard'`` (see :data:`VARIANTS`).
 
     Returns:
         dict: ``data_root``, ``classes``, ``ann_files`` (split -> path relative to
         ``data_root``), ``sub_data_root`` and ``skipped``.
     """
+    _variant(variant)
     params = dict(
         kind='shapes_voc',
         num_trainval=num_trainval,
         num_test=num_test,
         img_size=img_size,
-        seed=seed)
+        seed=seed,
+        variant=variant)
     voc = osp.join(root, 'VOC2007')
     result = dict(
         data_root=root,
@@ -449,7 +494,7 @@ def generate_shapes_voc(root: str,
         for index in progress_iter(
                 range(num), f'shapes VOC {split}', enable=progress):
             img, boxes, labels = render_detection_image(
-                seed, index, img_size, split)
+                seed, index, img_size, split, variant=variant)
             img_id = f'{next_id:06d}'
             next_id += 1
             imwrite_rgb(osp.join(voc, 'JPEGImages', f'{img_id}.jpg'), img)
@@ -473,7 +518,8 @@ def generate_shapes(out_dir: str,
                     det_test: int = 50,
                     det_img_size: int = 128,
                     overwrite: bool = False,
-                    progress: bool = True) -> Dict[str, Dict]:
+                    progress: bool = True,
+                    variant: str = 'hard') -> Dict[str, Dict]:
     """Write both sets: ``out_dir/cls`` (classification) and ``out_dir/voc``.
 
     Args:
@@ -484,14 +530,15 @@ def generate_shapes(out_dir: str,
             :func:`generate_shapes_voc`.
         overwrite (bool): Regenerate sets that are already there.
         progress (bool): Show progress bars.
+        variant (str): ``'clean'`` or ``'hard'`` (see :data:`VARIANTS`).
 
     Returns:
         dict: ``{'cls': ..., 'voc': ...}`` with the results of both generators.
     """
     cls = generate_shapes_cls(
         osp.join(out_dir, 'cls'), num_train, num_val, img_size, seed,
-        overwrite, progress)
+        overwrite, progress, variant)
     voc = generate_shapes_voc(
         osp.join(out_dir, 'voc'), det_train, det_test, det_img_size, seed,
-        overwrite, progress)
+        overwrite, progress, variant)
     return dict(cls=cls, voc=voc)

@@ -196,6 +196,33 @@ def test_benchmark_pipeline_report(tmp_path):
         bench_pipeline.main(['--pipelines', 'no_such_pipeline'])
 
 
+@pytest.mark.parametrize('extra', [
+    [],  # workers crop and flip, the augmentor does the rest
+    ['--src-size', '24'],  # fixed-size sources, the crop is batched too
+], ids=['worker-crop', 'src-size'])
+def test_benchmark_pipeline_batched(extra, tmp_path, capsys):
+    out = tmp_path / 'batched.json'
+    report = bench_pipeline.main([
+        '--batched', '--num-images', '4', '--workers', '0', '--batch-size',
+        '2', '--min-size', '32', '--max-size', '40', '--size', '16', '--out',
+        str(out)
+    ] + extra)
+    printed = capsys.readouterr().out
+    for row in ('| byol_pipeline | per-image |',
+                '| byol_pipeline | batched (cpu) |',
+                '| byol_pipeline | ratio batched / per-image |'):
+        assert row in printed
+    assert json.loads(out.read_text())['mode'] == 'batched'
+    (res, ) = report['results']
+    (cell, ) = res['cells']
+    per_image, batched = cell['per_image'], cell['batched']
+    assert per_image['images'] == batched['images'] == 4
+    assert cell['ratio'] == pytest.approx(batched['images_per_s'] /
+                                          per_image['images_per_s'])
+    assert batched['augment_time']['median'] < batched['epoch_time']['median']
+    assert report['settings']['src_size'] == (24 if extra else None)
+
+
 def test_write_fake_images(tmp_path):
     paths = bu.write_fake_images(str(tmp_path), 5, 40, 60, seed=1)
     assert len(paths) == 5
