@@ -1,5 +1,5 @@
 # NN FA with a bank of 4096 projections of the 64-d quickstart projector.
-_base_ = './parallel-predictor_resnet18-w16_1xb64-coslr-25e_shapes.py'
+_base_ = './parallel-predictor_resnet18-w16_1xb64-coslr-45e_shapes.py'
 model = dict(
     head=dict(
         augmenter=dict(

@@ -1,2 +1,0 @@
-_base_ = './parallel-predictor_resnet18-w16_1xb64-coslr-25e_shapes.py'
-model = dict(head=dict(augmenter=dict(type='MaskFA', ratio=0.2)))
