@@ -1,4 +1,4 @@
-# ImageNet-1k for pre-training with BYOL's augmentation parameters (SPEC sec. 5):
+# ImageNet-1k for pre-training with BYOL's augmentation parameters (docs/design.md §8):
 # 224 px RandomResizedCrop (bicubic), flip 0.5, ColorJitter(0.4, 0.4, 0.2, 0.1) p=0.8,
 # grayscale p=0.2; view 1: blur p=1.0, solarize p=0; view 2: blur p=0.1,
 # solarize p=0.2. The other DA settings of Table III are defined here as well and
@@ -58,9 +58,9 @@ def _two_views(view1, view2):
     ]
 
 
-# Decision (SPEC sec. 5 gives no probabilities for "strong"): the strong view turns
-# on both of BYOL's extra transforms at their BYOL maxima, blur p=1.0 and
-# solarize p=0.2; the weak view has neither.
+# Decision (docs/design.md §8; the paper gives no probabilities for "strong"): the
+# strong view turns on both of BYOL's extra transforms at their BYOL maxima, blur
+# p=1.0 and solarize p=0.2; the weak view has neither.
 byol_pipeline = _two_views(_view(1.0, 0.), _view(0.1, 0.2))
 symm_weak_pipeline = _two_views(_view(0., 0.), _view(0., 0.))
 symm_strong_pipeline = _two_views(_view(1.0, 0.2), _view(1.0, 0.2))

@@ -1,4 +1,4 @@
-# Basic layout (SPEC sec. 4): SimCLR's projector, a 2-layer MLP without BN
+# Basic layout (docs/design.md §6): SimCLR's projector, a 2-layer MLP without BN
 # (2048-2048-256), no predictor.
 _base_ = './parallel-predictor-fa_resnet50.py'
 model = dict(

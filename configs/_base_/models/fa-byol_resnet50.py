@@ -1,5 +1,7 @@
-# FA-BYOL (instance similarity, SPEC sec. 4): mmpretrain's BYOL networks, FA on the
-# target projections (Parallel-predictor layout); target EMA tau 0.99 -> 1.0 cosine.
+# FA-BYOL (instance similarity, docs/design.md §7): mmpretrain's BYOL networks, FA
+# on the target projections (Parallel-predictor layout); target EMA tau 0.99 -> 1.0
+# cosine. No stop_grad key: BYOL's target is an EMA copy the optimiser never
+# updates, so its gradient is always stopped (FALatentPredictHead rejects the key).
 _base_ = './fa-base_resnet50.py'
 model = dict(
     type='FABYOL',
@@ -30,5 +32,4 @@ model = dict(
         loss=dict(type='CosineSimilarityLoss'),
         augmenter=dict(type=None),  # no FA; children set the method
         num_aug=1,
-        free_loss=False,
-        stop_grad=True))
+        free_loss=False))

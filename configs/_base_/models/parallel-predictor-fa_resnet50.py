@@ -1,6 +1,6 @@
-# Parallel-predictor-FA (the paper's layout, SPEC sec. 4): ResNet-50, the strong
-# projector and the predictor, both mmpretrain NonLinearNecks. The FA method is the
-# head's `augmenter` (type=None: the no-FA baseline of the layout).
+# Parallel-predictor-FA (the paper's layout, docs/design.md §6): ResNet-50, the
+# strong projector and the predictor, both mmpretrain NonLinearNecks. The FA method
+# is the head's `augmenter` (type=None: the no-FA baseline of the layout).
 _base_ = './fa-base_resnet50.py'
 model = dict(
     type='ParallelPredictorFA',

@@ -1,4 +1,4 @@
-# Instance discrimination recipe (SPEC sec. 6): LARS (trust coefficient 0.02,
+# Instance discrimination recipe (docs/design.md §10): LARS (trust coefficient 0.02,
 # BN and bias excluded from LARS and weight decay), lr 0.4, momentum 0.9, wd 1e-5,
 # 10 warm-up epochs then cosine, gradient clipping, batch 512 (8 x 64) accumulated
 # 8 times toward NNCLR's 4096.

@@ -17,7 +17,7 @@ class FeatureBankHook(Hook):
     """Feeds the feature banks of the NN FA methods and logs their state.
 
     Zhang et al., "Feature Augmentation for Self-supervised Contrastive Learning: A
-    Closer Look", arXiv:2410.12396 (NN and NN-noise FA, SPEC sec. 3).
+    Closer Look", arXiv:2410.12396 (NN and NN-noise FA, docs/design.md §5).
 
     - ``before_train``: finds every :class:`~mmfa.models.memories.FeatureBank` of the
       (unwrapped) model and enables its queries iff ``runner.iter >= warmup_iters``

@@ -10,10 +10,11 @@ from mmfa.registry import MODELS
 
 
 class BaseFAInstanceDiscrimination(BaseSelfSupervisor):
-    """Shared base of the instance-discrimination FA layouts (SPEC sec. 4).
+    """Shared base of the instance-discrimination FA layouts (docs/design.md §6).
 
     Zhang et al., "Feature Augmentation for Self-supervised Contrastive Learning: A
-    Closer Look", arXiv:2410.12396, Fig. 2. A single encoder (no EMA) maps the two
+    Closer Look", arXiv:2410.12396, Fig. 2: Basic 2(a), Parallel-predictor 2(b),
+    Post-predictor 2(c), Pre-predictor 2(d). A single encoder (no EMA) maps the two
     views to projections z = neck(backbone(x)) and, for the predictor layouts, to
     predictions p = predictor(z). Each subclass says which tensors form the original
     pair and which one feature augmentation replaces (:meth:`pair`); the
@@ -54,7 +55,7 @@ class BaseFAInstanceDiscrimination(BaseSelfSupervisor):
             init_cfg=init_cfg)
         name = type(self).__name__
         if self.with_predictor_required and predictor is None:
-            raise ValueError(f'{name} needs a predictor config (SPEC sec. 4: '
+            raise ValueError(f'{name} needs a predictor config (docs/design.md §6.4: '
                              'NonLinearNeck 256-4096-256).')
         if not self.with_predictor_required and predictor is not None:
             raise ValueError(f'{name} has no predictor; use '

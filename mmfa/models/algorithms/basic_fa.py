@@ -10,7 +10,7 @@ from .base import BaseFAInstanceDiscrimination
 @MODELS.register_module()
 class BasicFA(BaseFAInstanceDiscrimination):
     """Basic layout: SimCLR-style, no predictor (Zhang et al., arXiv:2410.12396,
-    Fig. 2a). Original pair (z_i, z_i+), FA pair (z_i, FA(z_i+)).
+    Fig. 2(a); docs/design.md §6). Original pair (z_i, z_i+), FA pair (z_i, FA(z_i+)).
 
     The projector is SimCLR's 2-layer MLP without BN (``MLPNeck``) or, for the
     "+ strong projector" rows of Table I, the 3-layer BN projector

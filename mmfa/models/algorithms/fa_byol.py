@@ -8,12 +8,13 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from mmfa.registry import MODELS
+from ..heads.fa_latent_predict_head import BYOL_STOP_GRAD_REMOVED
 
 
 @MODELS.register_module()
 class FABYOL(BaseSelfSupervisor):
     """BYOL with feature augmentation on the target projections (instance
-    similarity; Zhang et al., arXiv:2410.12396, Tables IV-V).
+    similarity; Zhang et al., arXiv:2410.12396, Tables IV-V; docs/design.md §7).
 
     mmpretrain's BYOL (online backbone + projector + predictor, a ``CosineEMA``
     target) with an ``FALatentPredictHead``: the online prediction of one view is
@@ -22,6 +23,12 @@ class FABYOL(BaseSelfSupervisor):
     ``2 * (loss_1 + loss_2)`` over the two directions, so with FA disabled it equals
     mmpretrain's BYOL. The target projections of view 2 are stashed for the
     ``FeatureBankHook``.
+
+    There is no stop-gradient flag: the target network is an EMA copy of the online
+    network whose parameters the optimiser never updates (they do not require
+    gradients) and its projections are computed under ``torch.no_grad``, so no
+    gradient can reach it, FA branch included. A config that still sets
+    ``stop_grad`` (on the model or its head) raises a ``ValueError`` saying so.
 
     Args:
         backbone (dict): Backbone config.
@@ -43,7 +50,14 @@ class FABYOL(BaseSelfSupervisor):
                  target_decay: float = 0.99,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+                 init_cfg: Optional[Union[List[dict], dict]] = None,
+                 **kwargs) -> None:
+        if 'stop_grad' in kwargs or (isinstance(head, dict)
+                                     and 'stop_grad' in head):
+            raise ValueError(BYOL_STOP_GRAD_REMOVED)
+        if kwargs:
+            raise TypeError(
+                f'FABYOL got unexpected argument(s) {sorted(kwargs)}.')
         super().__init__(
             backbone=backbone,
             neck=neck,

@@ -10,8 +10,9 @@ from .base import BaseFAInstanceDiscrimination
 @MODELS.register_module()
 class ParallelPredictorFA(BaseFAInstanceDiscrimination):
     """Parallel-predictor-FA, the paper's choice (Zhang et al., arXiv:2410.12396,
-    Fig. 2c): FA runs beside the predictor on the positive projections. Original
-    pair (p_i, z_i+), FA pair (p_i, FA(z_i+)). Args: see
+    Fig. 2(b); docs/design.md §6): FA runs beside the predictor on the positive
+    projections. Original pair (p_i, z_i+), FA pair (p_i, FA(z_i+)); the
+    stop-gradient acts on z_i+ and FA(z_i+). Args: see
     ``BaseFAInstanceDiscrimination``.
     """
 

@@ -1,5 +1,5 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""Base class of the feature augmentation (FA) methods (SPEC sec. 3)."""
+"""Base class of the feature augmentation (FA) methods (docs/design.md §4)."""
 import copy
 import logging
 from typing import Dict, Optional, Union

@@ -15,8 +15,7 @@ from .fa_head_mixin import FAHeadMixin
 class FAContrastiveHead(BaseModule, FAHeadMixin):
     """InfoNCE over the other view with feature-augmented positives.
 
-    Eq. 1 of Zhang et al., "Feature Augmentation for Self-supervised Contrastive
-    Learning: A Closer Look" (arXiv:2410.12396)::
+    Eq. 1 of Zhang et al., arXiv:2410.12396 (docs/design.md §2)::
 
         L_i(a, b) = -log exp(a_i.b_i / tau) / sum_k exp(a_i.b_k / tau)
 
@@ -28,7 +27,7 @@ class FAContrastiveHead(BaseModule, FAHeadMixin):
     adds eq. 2: the same loss with b (or a, for FA on the anchor side) replaced by
     FA_j(b) in the numerator and in every term of the denominator.
 
-    The algorithm decides where FA sits (SPEC sec. 4) and passes, per direction,
+    The algorithm decides where FA sits (docs/design.md §6) and passes, per direction,
     ``anchor``, ``positive`` and one of ``fa_anchor`` / ``fa_positive``.
 
     Args:

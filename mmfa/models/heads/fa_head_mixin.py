@@ -1,6 +1,6 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 """What the FA heads share: building the augmenter, augmenting, stashing for the bank,
-and combining the original and FA loss terms (SPEC sec. 2)."""
+and combining the original and FA loss terms (docs/design.md §3)."""
 from typing import List, Optional, Union
 
 import torch
@@ -22,6 +22,8 @@ class FAHeadMixin:
         free_loss (bool): ``L_orig + sum_j L_FA_j`` ("free loss") instead of the
             average ``(L_orig + sum_j L_FA_j) / (k + 1)``.
         stop_grad (bool): No gradient through the positive side (z_i+ and FA(z_i+)).
+            A flag of ``FAContrastiveHead``; ``FALatentPredictHead`` (FA-BYOL) fixes
+            it to True, BYOL's target being an EMA copy outside the optimiser.
     """
 
     def _init_fa(self, augmenter: Optional[dict], num_aug: Optional[int],

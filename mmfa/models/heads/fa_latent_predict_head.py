@@ -8,18 +8,30 @@ from torch import Tensor
 from mmfa.registry import MODELS
 from .fa_head_mixin import FAHeadMixin
 
+#: Why FA-BYOL has no ``stop_grad`` flag (raised when a config still sets one).
+BYOL_STOP_GRAD_REMOVED = (
+    'FA-BYOL has no stop_grad flag: BYOL always stops the gradient at the '
+    'target. The target network is an exponential-moving-average copy of the '
+    'online network that the optimiser never updates, and its projections (and '
+    'FA of them) are computed without gradient, so stop_grad=False could not '
+    'change anything. Remove the stop_grad key from the FA-BYOL config '
+    '(model.head); the stop-gradient ablation (Table II) belongs to the '
+    'instance-discrimination layouts (FAContrastiveHead). See docs/design.md §7.')
+
 
 @MODELS.register_module()
 class FALatentPredictHead(BaseModule, FAHeadMixin):
     """BYOL's latent-predict head with feature-augmented targets.
 
-    Instance similarity with FA (Zhang et al., arXiv:2410.12396, Table IV): the online
-    projection goes through the predictor, p = pred(z); the loss compares p with the
-    target (momentum) projection t+ of the other view and, for each FA copy j, with
-    FA_j(t+) (the Parallel-predictor layout). The per-pair loss is mmpretrain's
-    ``CosineSimilarityLoss`` (by default ``-cos``; BYOL's ``2 - 2 cos`` up to a
-    constant). Unlike mmpretrain's ``LatentPredictHead``, which always detaches the
-    target, the target's stop-gradient is a flag.
+    Instance similarity with FA (Zhang et al., arXiv:2410.12396, Table IV;
+    docs/design.md §7): the online projection goes through the predictor,
+    p = pred(z); the loss compares p with the target (momentum) projection t+ of the
+    other view and, for each FA copy j, with FA_j(t+) (the Parallel-predictor
+    layout). The per-pair loss is mmpretrain's ``CosineSimilarityLoss`` (by default
+    ``-cos``; BYOL's ``2 - 2 cos`` up to a constant). As in mmpretrain's
+    ``LatentPredictHead`` the target is always detached: BYOL's stop-gradient is
+    inherent (the target network is an EMA copy the optimiser never updates), so
+    there is no ``stop_grad`` flag and setting one is a ``ValueError``.
 
     Args:
         predictor (dict): The predictor config (e.g. ``NonLinearNeck``).
@@ -27,7 +39,6 @@ class FALatentPredictHead(BaseModule, FAHeadMixin):
         augmenter (dict, optional): FA method config; None is plain BYOL.
         num_aug (int, optional): k FA copies (None: the augmenter's default).
         free_loss (bool): Sum instead of average of the k + 1 terms.
-        stop_grad (bool): Detach the target and FA(target). Defaults to True.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -37,30 +48,36 @@ class FALatentPredictHead(BaseModule, FAHeadMixin):
                  augmenter: Optional[dict] = None,
                  num_aug: Optional[int] = None,
                  free_loss: bool = False,
-                 stop_grad: bool = True,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 **kwargs) -> None:
+        if 'stop_grad' in kwargs:
+            raise ValueError(BYOL_STOP_GRAD_REMOVED)
+        if kwargs:
+            raise TypeError('FALatentPredictHead got unexpected argument(s) '
+                            f'{sorted(kwargs)}.')
         super().__init__(init_cfg=init_cfg)
         self.predictor = MODELS.build(predictor)
         self.loss_module = MODELS.build(loss)
-        self._init_fa(augmenter, num_aug, free_loss, stop_grad)
+        # The target side is always detached (``self.stop_grad`` reads True).
+        self._init_fa(augmenter, num_aug, free_loss, stop_grad=True)
 
     def loss(self, input: Tensor, target: Tensor) -> Dict[str, Tensor]:
         """Combined loss of one direction.
 
         Args:
             input (Tensor): Online projections z (n, D).
-            target (Tensor): Target projections t+ of the other view (n, D).
+            target (Tensor): Target projections t+ of the other view (n, D);
+                detached here.
 
         Returns:
             dict: ``loss`` and the logged ``sim_orig`` / ``sim_fa`` terms.
         """
         pred = self.predictor([input])[0]
-        target = self.positive(target)
+        target = target.detach()
         loss_orig = self.loss_module(pred, target)
         fa_target = self.augment(target)
         loss_fa = []
         if fa_target is not None:
-            fa_target = self.positive(fa_target)
             loss_fa = [
                 self.loss_module(pred, fa_target[:, j])
                 for j in range(fa_target.shape[1])

@@ -1,5 +1,5 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""Ring-buffer feature bank for the nearest-neighbour FA methods (SPEC sec. 3)."""
+"""Ring-buffer feature bank of the NN FA methods (docs/design.md §5)."""
 import logging
 from typing import List, Optional, Tuple
 
@@ -23,7 +23,7 @@ class FeatureBank(nn.Module):
     Augmentation for Self-supervised Contrastive Learning: A Closer Look",
     arXiv:2410.12396 (the bank of NNCLR).
 
-    Life cycle of one training iteration (SPEC sec. 3 decisions):
+    Life cycle of one training iteration (docs/design.md §5):
 
     1. the model's forward *queries* the bank (through an FA module) and then calls
        :meth:`stash` with the positive-view projections of the step, once per training

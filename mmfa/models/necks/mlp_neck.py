@@ -13,8 +13,8 @@ class MLPNeck(BaseModule):
     """A plain MLP projector without normalisation layers.
 
     SimCLR's projector (Linear-ReLU-Linear, no BN), the "Basic" layout of Zhang et
-    al., arXiv:2410.12396 (Fig. 2). mmpretrain's ``NonLinearNeck`` always puts a norm
-    layer after its hidden linear layers, so it cannot express this one; every
+    al., arXiv:2410.12396 (Fig. 2(a)). mmpretrain's ``NonLinearNeck`` always puts a
+    norm layer after its hidden linear layers, so it cannot express this one; every
     projector with BN (the strong projector, the predictor) is a ``NonLinearNeck``.
 
     Args:

@@ -1,5 +1,6 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""All-gather of features across ranks for losses over the global batch (SPEC sec. 2).
+"""All-gather of features across ranks for losses over the global batch
+(docs/design.md §2).
 
 ``gather_features`` is differentiable: its backward *sums* the gradient over ranks
 (all-reduce) before taking the local slice, so a loss computed on every rank over the

@@ -1,5 +1,6 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""The FA algorithms pair exactly the tensors of SPEC sec. 4 and compute eq. 1/2."""
+"""The FA algorithms pair exactly the tensors of docs/design.md §6-7 and compute
+eq. 1/2."""
 import copy
 import math
 
@@ -161,12 +162,14 @@ def test_layout_pairs_the_spec_tensors(layout):
             torch.testing.assert_close(rec[a], F.normalize(p[a], dim=-1))
             terms = [nce(p[a], z[b])] + [nce(fa(p[a])[:, j], z[b])
                                          for j in range(2)]
-        else:  # Pre: pred(FA(z_i)) against z_i+
+        else:  # Pre: pred(||z_i|| * FA(l2(z_i))) against z_i+, one copy per
+            # predictor batch (docs/design.md §6.3)
             torch.testing.assert_close(rec[a], F.normalize(z[a], dim=-1))
+            scale = z[a].norm(dim=-1, keepdim=True)
             with torch.no_grad():
-                pf = model.predict_latent(fa(z[a]))
-            terms = [nce(p[a], z[b])] + [nce(pf[:, j], z[b])
-                                         for j in range(2)]
+                pf = [model.predict_latent(fa(z[a])[:, j] * scale)
+                      for j in range(2)]
+            terms = [nce(p[a], z[b])] + [nce(pf[j], z[b]) for j in range(2)]
         expected.append(sum(terms) / 3)
     assert loss == pytest.approx(sum(expected) / 2, abs=1e-5)
 
@@ -203,6 +206,86 @@ def test_stop_grad_blocks_the_positive_branch(layout, stop_grad):
     else:
         assert grad is not None and float(grad.abs().max()) > 0.
     assert float(x[0].grad.abs().max() if x[0].grad is not None else 1) > 0
+
+
+@pytest.mark.parametrize('num_aug', [1, 3])
+def test_pre_predictor_feeds_the_predictor_alike_in_both_branches(num_aug):
+    """docs/design.md §6.3: FA acts on l2(z_i) and is rescaled to ||z_i||, and each
+    copy is its own predictor batch of N, so with an identity FA (Mask, ratio 0)
+    the predictor input of every FA copy equals the original branch's and the FA
+    term equals the original term."""
+    model = build(id_cfg('PrePredictorFA',
+                         augmenter=dict(type='MaskFA', ratio=0.),
+                         num_aug=num_aug, symmetric=False))
+    seen = []
+    model.predictor.register_forward_pre_hook(
+        lambda mod, args: seen.append(args[0][0].detach().clone()))
+    x = views(n=4)
+    with torch.no_grad():
+        out = model.loss(x, None)
+    # view 1 and view 2 (original branch), then the k FA copies of view 1
+    assert len(seen) == 2 + num_aug
+    for j in range(num_aug):
+        assert seen[2 + j].shape == seen[0].shape
+        torch.testing.assert_close(seen[2 + j], seen[0])
+    assert float(out['nce_fa']) == pytest.approx(float(out['nce_orig']),
+                                                abs=1e-5)
+    assert float(out['loss']) == pytest.approx(float(out['nce_orig']),
+                                               abs=1e-5)
+
+
+def test_pre_predictor_without_fa_equals_parallel_predictor():
+    """The no-FA Pre-predictor network is the Parallel-predictor one (one
+    baseline for the predictor layouts in Table I)."""
+    pre = build(id_cfg('PrePredictorFA'))
+    par = build(id_cfg('ParallelPredictorFA'))
+    par.load_state_dict(pre.state_dict())
+    x = views(n=4)
+    with torch.no_grad():
+        assert float(pre.loss(x, None)['loss']) == pytest.approx(
+            float(par.loss(x, None)['loss']), abs=1e-6)
+
+
+@pytest.mark.parametrize('where', ['head', 'model'])
+@pytest.mark.parametrize('value', [True, False])
+def test_fa_byol_rejects_stop_grad(where, value):
+    """BYOL always stops the gradient (EMA target): the flag is gone and a config
+    that still sets it is told why."""
+    cfg = byol_cfg(dict(type='MaskFA', ratio=0.2))
+    if where == 'head':
+        cfg['head']['stop_grad'] = value
+    else:
+        cfg['stop_grad'] = value
+    with pytest.raises(ValueError, match='BYOL always stops the gradient') as e:
+        MODELS.build(cfg)
+    assert 'EMA' in str(e.value) or 'moving-average' in str(e.value)
+    assert 'Remove the stop_grad key' in str(e.value)
+    with pytest.raises(ValueError, match='Remove the stop_grad key'):
+        MODELS.build(dict(cfg['head'], stop_grad=value))
+
+
+@pytest.mark.parametrize('method', ['mask', 'batch_noise', 'gaussian'])
+def test_fa_byol_gradient_reaches_no_target_parameter(method):
+    model = build(byol_cfg(copy.deepcopy(FA_METHODS[method]), num_aug=2,
+                           free_loss=True))
+    fa_inputs = []
+    augment = model.head.augmenter.augment
+
+    def recording(feats):
+        fa_inputs.append(feats.requires_grad)
+        return augment(feats)
+
+    model.head.augmenter.augment = recording
+    model.zero_grad()
+    out = model.loss(views(n=4, size=32), None)
+    assert float(out['sim_fa']) != 0.
+    out['loss'].backward()
+    assert fa_inputs == [False, False]  # FA of the (detached) target, both ways
+    target = list(model.target_net.parameters())
+    assert target and all(not p.requires_grad and p.grad is None
+                          for p in target)
+    online = [p.grad for p in model.backbone.parameters()]
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in online)
 
 
 def test_byol_identity_fa_equals_mmpretrain_byol():

@@ -259,3 +259,47 @@ def test_host_count_follows_enqueue_and_checkpoints():
     sims, _ = small_budget.query(q, 3)  # 10 entries per chunk, 7 chunks
     ref = (F.normalize(q, dim=1) @ small_budget.feats.t()).topk(3).values
     torch.testing.assert_close(sims, ref)
+
+
+def test_bank_stays_fp32_and_topk_exact_under_autocast():
+    """Under mixed precision (bf16 autocast, as AmpOptimWrapper runs the forward)
+    the bank keeps fp32 entries and ranks neighbours in fp32: the top-k equals an
+    fp32 reference even for near-ties that bf16 scores would reorder."""
+    import torch.nn.functional as F
+
+    from mmfa.models.memories import FeatureBank
+    gen = torch.Generator().manual_seed(0)
+    bank = FeatureBank(size=512, dim=32, query_chunk_size=100)
+    base = F.normalize(torch.randn(8, 32, generator=gen), dim=1)
+    # near-ties: entries that differ from a query direction by ~1e-3 in cosine,
+    # far below bf16's resolution (~4e-3 near 1)
+    entries = F.normalize(
+        base.repeat_interleave(64, 0) +
+        1e-2 * torch.randn(512, 32, generator=gen), dim=1)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        bank.train()
+        bank.stash(entries.to(torch.bfloat16))
+        bank.flush()
+    assert bank.feats.dtype == torch.float32
+    # entries were rounded to bf16 on the way in (what the model produced), then
+    # kept in fp32: the reference scores what the bank holds
+    held = F.normalize(entries.to(torch.bfloat16).float(), dim=1)
+    assert torch.allclose(bank.feats, held, atol=1e-6)
+    queries = F.normalize(base + 1e-2 * torch.randn(8, 32, generator=gen), dim=1)
+    ref_vals, ref_idx = (queries @ held.t()).topk(5, dim=1)
+    low_vals, low_idx = (queries.bfloat16() @ held.bfloat16().t()).float().topk(
+        5, dim=1)
+    assert not torch.equal(low_idx, ref_idx)  # bf16 ranking would differ
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        vals, neigh = bank.query(queries, k=5)
+    assert vals.dtype == torch.float32
+    assert torch.allclose(vals, ref_vals, atol=1e-6)
+    # the neighbours are the fp32 top-k (up to exact ties at float rounding)
+    assert neigh.dtype == torch.float32
+    assert torch.allclose((queries[:, None] * neigh).sum(-1), ref_vals,
+                          atol=1e-6)
+    assert (neigh - held[ref_idx]).abs().amax(-1).lt(1e-6).float().mean() > 0.9
+    # bf16 queries come back as bf16 neighbours of the fp32 ranking
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        vals16, neigh16 = bank.query(queries.bfloat16(), k=5)
+    assert neigh16.dtype == torch.bfloat16
