@@ -36,21 +36,22 @@ PRETRAIN = {
     'nn': 'parallel-predictor-nn_resnet18-w16_1xb64-coslr-45e_shapes.py',
 }
 LINEAR = f'{QS}/linear_resnet18-w16_1xb64-coslr-10e_shapes.py'
-SUPERVISED = f'{QS}/supervised_resnet18-w16_1xb64-coslr-60e_shapes.py'
+SUPERVISED = f'{QS}/supervised_resnet18-w16_1xb64-coslr-30e_shapes.py'
 DET = f'{QS}/faster-rcnn_resnet18-w16-dc5_1xb4-300it_shapes-voc.py'
 REFERENCES = ('raw pixels', 'random init', 'supervised')
 # Sizes: the CPU run (the README's main job), --tiny (CI) and the GPU preset.
 SIZES = {
     'cpu': dict(num_train=1800, num_val=360, det_trainval=150, det_test=50,
-                pretrain_epochs=45, knn_interval=5, linear_epochs=10,
-                sup_epochs=60, det_iters=300),
+                pretrain_epochs=45, knn_interval=5, linear_epochs=6,
+                sup_epochs=30, det_iters=200),
     'tiny': dict(num_train=96, num_val=36, det_trainval=12, det_test=6,
                  pretrain_epochs=3, knn_interval=1, linear_epochs=1,
                  sup_epochs=1, det_iters=4),
-    # Not measured yet (no GPU when it was written): 5x the images, 4x the epochs.
-    'gpu': dict(num_train=9000, num_val=1800, det_trainval=600, det_test=200,
-                pretrain_epochs=180, knn_interval=10, linear_epochs=30,
-                sup_epochs=180, det_iters=2000),
+    # Sized for ~10 minutes on one GPU (an estimate: not measured yet): 2.5x the
+    # images, longer schedules, 4x the detection data and 5x its iterations.
+    'gpu': dict(num_train=4500, num_val=900, det_trainval=600, det_test=200,
+                pretrain_epochs=60, knn_interval=5, linear_epochs=10,
+                sup_epochs=40, det_iters=1000),
 }
 METRICS = ('knn_top1', 'linear_top1', 'AP', 'AP50', 'AP75')
 HEADS = ('kNN top-1', 'linear top-1', 'AP', 'AP50', 'AP75')

@@ -1,4 +1,5 @@
 # Copyright (c) mmfa contributors. All rights reserved.
+from .amp import amp_optim_wrapper
 from .checkpoint_io import (CheckpointError, UntrustedCheckpointError,
                             checkpoint_trusted, set_checkpoint_trust)
 from .compat import apply_compat_patches, load_checkpoint_file
@@ -7,7 +8,7 @@ from .config_checks import (ConfigKeyError, DictAction, UnreadableImageError,
 from .setup_env import register_all_modules, setup_runtime
 
 __all__ = [
-    'apply_compat_patches', 'load_checkpoint_file', 'register_all_modules',
+    'amp_optim_wrapper', 'apply_compat_patches', 'load_checkpoint_file', 'register_all_modules',
     'setup_runtime', 'CheckpointError', 'UntrustedCheckpointError',
     'checkpoint_trusted', 'set_checkpoint_trust', 'ConfigKeyError',
     'DictAction', 'UnreadableImageError', 'one_line_error'

@@ -20,3 +20,17 @@ def test_check_env_refuses_numpy2_and_setuptools82():
     assert len(problems) == 2
     assert 'numpy<2' in problems[0] and 'tools/install.sh' in problems[0]
     assert 'pkg_resources' in problems[1]
+
+
+def test_amp_optim_wrapper_picks_bf16_or_loss_scaling(monkeypatch):
+    import torch
+
+    from mmfa.utils.amp import amp_optim_wrapper
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: True)
+    cfg = amp_optim_wrapper(dict(type='OptimWrapper', optimizer=dict()))
+    assert cfg['type'] == 'AmpOptimWrapper' and cfg['dtype'] == 'bfloat16'
+    assert 'loss_scale' not in cfg
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: False)
+    cfg = amp_optim_wrapper(dict(type='OptimWrapper', optimizer=dict()))
+    assert cfg['loss_scale'] == 'dynamic' and 'dtype' not in cfg

@@ -99,7 +99,10 @@ def parse_args(argv=None):
         help='keep the config\'s gradient accumulation (default: every step '
         'updates, so every timed step has the same work)')
     parser.add_argument('--amp', action='store_true',
-                        help='AmpOptimWrapper (mixed precision, GPU)')
+                        help='AmpOptimWrapper (bf16 where the GPU supports it, '
+                        'else fp16 with a dynamic loss scale; GPU)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='convert the model to channels_last (NHWC)')
     parser.add_argument(
         '--cudnn-benchmark', choices=['config', 'on', 'off'], default='config',
         help='torch.backends.cudnn.benchmark (default: the first config\'s '
@@ -240,6 +243,9 @@ class ConfigBench:
         model.init_weights()
         # One process: SyncBN computes plain BN (and BN runs on CPU).
         model = revert_sync_batchnorm(model).to(device)
+        if args.channels_last:
+            # NHWC weights: convolutions then run (and return) channels_last
+            model = model.to(memory_format=torch.channels_last)
         model.train()
         self.model = model
 
@@ -247,8 +253,8 @@ class ConfigBench:
         if not args.keep_accumulation:
             ow_cfg.pop('accumulative_counts', None)
         if args.amp:
-            ow_cfg['type'] = 'AmpOptimWrapper'
-            ow_cfg.setdefault('loss_scale', 'dynamic')
+            from mmfa.utils.amp import amp_optim_wrapper
+            amp_optim_wrapper(ow_cfg)
         self.optim_wrapper = build_optim_wrapper(model, ow_cfg)
         if args.keep_accumulation:
             self.optim_wrapper.initialize_count_status(model, 0, 10**9)
@@ -611,6 +617,7 @@ def main(argv=None):
             memory_steps=args.memory_steps,
             bank_fill=args.bank_fill,
             amp=args.amp,
+            channels_last=args.channels_last,
             keep_accumulation=args.keep_accumulation,
             cudnn_benchmark=(torch.backends.cudnn.benchmark
                              if device.type == 'cuda' else None),

@@ -21,7 +21,7 @@ def _view(blur_prob, solarize_prob):
     jitter at this strength changes luma, so random grayscale then hides the shape
     in many views (docs/design.md, "Quickstart recipe")."""
     view = [
-        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.4, 1.)),
+        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.6, 1.)),
         dict(type='RandomFlip', prob=0.5),
         dict(
             type='RandomApply',
@@ -56,7 +56,7 @@ def _view(blur_prob, solarize_prob):
 
 train_dataloader = dict(
     batch_size=64,
-    num_workers=2,
+    num_workers=1,  # decoding only: the views are made on the device
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
