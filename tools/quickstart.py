@@ -42,8 +42,8 @@ REFERENCES = ('raw pixels', 'random init', 'supervised')
 # Sizes: the CPU run (the README's main job), --tiny (CI) and the GPU preset.
 SIZES = {
     'cpu': dict(num_train=1800, num_val=360, det_trainval=150, det_test=50,
-                pretrain_epochs=45, knn_interval=5, linear_epochs=6,
-                sup_epochs=30, det_iters=200),
+                pretrain_epochs=45, knn_interval=5, linear_epochs=10,
+                sup_epochs=30, det_iters=100),
     'tiny': dict(num_train=96, num_val=36, det_trainval=12, det_test=6,
                  pretrain_epochs=3, knn_interval=1, linear_epochs=1,
                  sup_epochs=1, det_iters=4),
@@ -580,7 +580,8 @@ def make_plots(refs, runs, rows, methods, seeds, work, args):
     shown = [m for m in methods if m == 'baseline']
     if fa:
         shown.append(max(fa, key=lambda m: rows[m].get('knn_top1', (0, ))[0]))
-    if shown:
+    if shown and all(osp.isfile(runs[(m, seeds[0])]['checkpoint'])
+                     for m in shown):
         embedding_plot(
             [(m, runs[(m, seeds[0])]['checkpoint']) for m in shown],
             args.data_root, osp.join(work, 'embedding.png'))

@@ -51,3 +51,42 @@ def test_quickstart_tiny_end_to_end(tmp_path):
     assert (data / 'cls' / 'meta' / 'train.txt').is_file()
     assert (data / 'voc' / 'VOC2007' / 'ImageSets' / 'Main' /
             'trainval.txt').is_file()
+
+
+def test_quickstart_report_over_seeds(tmp_path):
+    """--seeds N: each row is mean +- sample std over the seeds, every seed's
+    numbers stay in results.json and results.md, the plots are linked."""
+    import argparse
+
+    from tests.utils import load_tool
+    qs = load_tool('tools/quickstart.py')
+    args = argparse.Namespace(methods=['baseline', 'nn'], variant='clean',
+                              data_root=str(tmp_path / 'data'))
+    refs = {'raw pixels': dict(knn_top1=20.0),
+            'random init': dict(knn_top1=10., linear_top1=12., AP=0.1,
+                                AP50=0.5, AP75=0., checkpoint='none')}
+    runs = {}
+    for method, base in (('baseline', 50.), ('nn', 52.)):
+        for seed, delta in ((0, -1.), (1, 0.), (2, 1.)):
+            runs[(method, seed)] = dict(
+                knn_top1=base + delta, linear_top1=base + 5 + delta, AP=1.,
+                AP50=3. + delta, AP75=0.5, checkpoint='missing.pth',
+                knn_curve=[(0, 11.), (5, 30. + delta), (10, base + delta)],
+                loss_curve=[(1, 4.2), (10, 3.0)], pretrain_log='x')
+    qs.write_report(args, qs.SIZES['cpu'], 'cpu', refs, runs, [0, 1, 2],
+                    str(tmp_path), 600.)
+    results = json.loads((tmp_path / 'results.json').read_text())
+    assert results['summary']['nn']['knn_top1'] == dict(mean=52., std=1., n=3)
+    assert results['summary']['raw pixels']['knn_top1']['n'] == 1
+    assert set(results['runs']) == {f'{m}/seed{s}' for m in ('baseline', 'nn')
+                                    for s in range(3)}
+    md = (tmp_path / 'results.md').read_text()
+    assert '| **nn** | 52.0 ± 1.0 | 57.0 ± 1.0 |' in md
+    assert '| nn | 2 | 53.0 |' in md  # the per-seed table
+    assert '10.0 min' in md
+    for png in ('knn_curve.png', 'pretrain_loss.png', 'results.png'):
+        assert (tmp_path / png).stat().st_size > 1000
+        assert f']({png})' in md
+    # no checkpoints here, so no embedding plot (and no link to one)
+    assert not (tmp_path / 'embedding.png').exists()
+    assert 'embedding.png' not in md
