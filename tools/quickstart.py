@@ -36,14 +36,14 @@ PRETRAIN = {
     'nn': 'parallel-predictor-nn_resnet18-w16_1xb64-coslr-45e_shapes.py',
 }
 LINEAR = f'{QS}/linear_resnet18-w16_1xb64-coslr-10e_shapes.py'
-SUPERVISED = f'{QS}/supervised_resnet18-w16_1xb64-coslr-30e_shapes.py'
+SUPERVISED = f'{QS}/supervised_resnet18-w16_1xb64-coslr-20e_shapes.py'
 DET = f'{QS}/faster-rcnn_resnet18-w16-dc5_1xb4-300it_shapes-voc.py'
 REFERENCES = ('raw pixels', 'random init', 'supervised')
 # Sizes: the CPU run (the README's main job), --tiny (CI) and the GPU preset.
 SIZES = {
     'cpu': dict(num_train=1800, num_val=360, det_trainval=150, det_test=50,
-                pretrain_epochs=45, knn_interval=5, linear_epochs=10,
-                sup_epochs=30, det_iters=100),
+                pretrain_epochs=45, knn_interval=5, linear_epochs=8,
+                sup_epochs=20, det_iters=60),
     'tiny': dict(num_train=96, num_val=36, det_trainval=12, det_test=6,
                  pretrain_epochs=3, knn_interval=1, linear_epochs=1,
                  sup_epochs=1, det_iters=4),

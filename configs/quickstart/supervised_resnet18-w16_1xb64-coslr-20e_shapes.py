@@ -10,6 +10,6 @@ model = dict(
         zero_init_residual=True,
         init_cfg=None))
 optim_wrapper = dict(optimizer=dict(lr=0.2, weight_decay=5e-4))
-max_epochs = 30
+max_epochs = 20
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=max_epochs))
