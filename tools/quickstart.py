@@ -630,9 +630,10 @@ def embedding_plot(models, data_root, path):
         ax.set_xticks([])
         ax.set_yticks([])
     handles = sc.legend_elements()[0]
-    fig.legend(handles, SHAPE_CLASSES, loc='lower center', ncol=9,
+    ncol = 9 if len(models) > 1 else 5
+    fig.legend(handles, SHAPE_CLASSES, loc='lower center', ncol=ncol,
                fontsize=8)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.07 if ncol == 9 else 0.12, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -245,3 +245,26 @@ def test_regeneration_rules(tmp_path):
     with pytest.raises(FileExistsError, match='not written by an mmfa'):
         generate_shapes_cls(str(foreign), num_train=K, **kw)
     assert (foreign / 'train' / 'keep.txt').exists()
+
+
+def test_clean_variant_solid_background_no_noise_large_objects():
+    import numpy as np
+    import pytest
+
+    from mmfa.datasets.shapes import VARIANTS, render_shape_image
+    for index in range(9):
+        img, label, mask = render_shape_image(3, index, 64, 'train',
+                                              return_mask=True,
+                                              variant='clean')
+        bg = img[mask == 0]
+        # one solid colour, no pixel noise
+        assert (bg == bg[0]).all()
+        # objects of 0.30-0.45 of the side (radius): the mask spans >= ~0.5 side
+        ys, xs = np.nonzero(mask >= 0.5)
+        assert max(xs.ptp(), ys.ptp()) >= 0.30 * 64
+    hard, _ = render_shape_image(3, 0, 64, 'train', variant='hard')
+    default, _ = render_shape_image(3, 0, 64, 'train')
+    assert (hard == default).all()  # 'hard' stays the default of the function
+    assert set(VARIANTS) == {'clean', 'hard'}
+    with pytest.raises(ValueError, match='valid variants'):
+        render_shape_image(3, 0, 64, 'train', variant='easy')
