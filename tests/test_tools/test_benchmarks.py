@@ -199,7 +199,8 @@ def test_benchmark_pipeline_report(tmp_path):
 @pytest.mark.parametrize('extra', [
     [],  # workers crop and flip, the augmentor does the rest
     ['--src-size', '24'],  # fixed-size sources, the crop is batched too
-], ids=['worker-crop', 'src-size'])
+    ['--src-size', '24', '--approx'],  # + the exact=False augmentor
+], ids=['worker-crop', 'src-size', 'approx'])
 def test_benchmark_pipeline_batched(extra, tmp_path, capsys):
     out = tmp_path / 'batched.json'
     report = bench_pipeline.main([
@@ -221,6 +222,15 @@ def test_benchmark_pipeline_batched(extra, tmp_path, capsys):
                                           per_image['images_per_s'])
     assert batched['augment_time']['median'] < batched['epoch_time']['median']
     assert report['settings']['src_size'] == (24 if extra else None)
+    if '--approx' in extra:
+        assert '| byol_pipeline | ratio batched exact=False / per-image |' \
+            in printed
+        fast = cell['batched_approx']
+        assert fast['images'] == 4
+        assert cell['ratio_approx'] == pytest.approx(
+            fast['images_per_s'] / per_image['images_per_s'])
+    else:
+        assert 'batched_approx' not in cell
 
 
 def test_write_fake_images(tmp_path):

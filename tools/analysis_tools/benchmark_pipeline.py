@@ -82,6 +82,9 @@ def parse_args(argv=None):
                         help='generate square images of this size; with '
                         '--batched the workers then only decode and the crop '
                         'runs batched too')
+    parser.add_argument('--approx', action='store_true',
+                        help='with --batched, also time the augmentor with '
+                        'exact=False (same parameters, cheaper float kernels)')
     parser.add_argument('--device', default='cpu',
                         help='device of the batched augmentor')
     parser.add_argument('--repeats', type=int, default=1,
@@ -246,7 +249,7 @@ def time_batched_cell(pipeline, augmentor, image_dir, workers, args) -> dict:
         loader_images_per_s=num / max(t['median'] - aug['median'], 1e-9))
 
 
-def batched_paths(pipeline, args):
+def batched_paths(pipeline, args, exact=True):
     """(worker pipeline, BatchViewAugmentor) of a per-image pipeline."""
     import torch
     from mmfa.models.data_preprocessors import split_multiview_pipeline
@@ -257,7 +260,7 @@ def batched_paths(pipeline, args):
     augmentor = MODELS.build(
         dict(type='BatchViewAugmentor', views=views,
              mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-             to_rgb=True))
+             to_rgb=True, exact=exact))
     return workers, augmentor.to(torch.device(args.device))
 
 
@@ -274,6 +277,13 @@ def format_batched_report(report: dict) -> str:
             f"{cells[w]['batched']['images_per_s']:.1f}" for w in workers])
         rows.append([res['pipeline'], 'ratio batched / per-image'] +
                     [f"{cells[w]['ratio']:.2f}x" for w in workers])
+        if 'batched_approx' in cells[workers[0]]:
+            rows.append([res['pipeline'], f"batched exact=False ({s['device']})"]
+                        + [f"{cells[w]['batched_approx']['images_per_s']:.1f}"
+                           for w in workers])
+            rows.append(
+                [res['pipeline'], 'ratio batched exact=False / per-image'] +
+                [f"{cells[w]['ratio_approx']:.2f}x" for w in workers])
     src = (f"{s['src_size']} px" if s['src_size'] else
            f"{s['min_size']}-{s['max_size']} px")
     title = (f"{s['num_images']} generated JPEGs ({src}), views "
@@ -283,12 +293,16 @@ def format_batched_report(report: dict) -> str:
     lines = [title, '', bu.markdown_table(header, rows), '']
     for res in report['results']:
         for c in res['cells']:
-            b = c['batched']
-            lines.append(
-                f"{res['pipeline']}, {c['workers']} workers: augmentor "
-                f"{b['augment_ms_per_batch']:.1f} ms / batch on "
-                f"{s['device']}, workers alone {b['loader_images_per_s']:.1f} "
-                'pairs/s')
+            for key, what in (('batched', 'augmentor'),
+                              ('batched_approx', 'augmentor exact=False')):
+                if key not in c:
+                    continue
+                b = c[key]
+                lines.append(
+                    f"{res['pipeline']}, {c['workers']} workers: {what} "
+                    f"{b['augment_ms_per_batch']:.1f} ms / batch on "
+                    f"{s['device']}, workers alone "
+                    f"{b['loader_images_per_s']:.1f} pairs/s")
     return '\n'.join(lines)
 
 
@@ -336,6 +350,8 @@ def main(argv=None):
         cells = []
         if args.batched:
             workers_pipeline, augmentor = batched_paths(pipeline, args)
+            approx = (batched_paths(pipeline, args, exact=False)[1]
+                      if args.approx else None)
         for w in args.workers:
             cell = time_cell(pipeline, image_dir, w, args)
             print(f'{name} workers={w}: {cell["images_per_s"]:.1f} img/s',
@@ -349,6 +365,12 @@ def main(argv=None):
                 cell = dict(workers=w, per_image=cell, batched=batched,
                             ratio=batched['images_per_s'] /
                             cell['images_per_s'])
+                if approx is not None:
+                    fast = time_batched_cell(workers_pipeline, approx,
+                                             image_dir, w, args)
+                    cell.update(batched_approx=fast,
+                                ratio_approx=fast['images_per_s'] /
+                                cell['per_image']['images_per_s'])
             cells.append(cell)
         results.append(dict(pipeline=name, cells=cells))
     report = dict(
@@ -366,6 +388,7 @@ def main(argv=None):
             image_dir=args.image_dir,
             size=args.size,
             src_size=args.src_size,
+            approx=bool(args.approx and args.batched),
             device=args.device if args.batched else None),
         results=results)
     print(format_batched_report(report) if args.batched else

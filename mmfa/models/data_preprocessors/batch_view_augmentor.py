@@ -95,6 +95,9 @@ class _Transform:
     Attributes:
         uint8_rounding (bool): Round / truncate after the transform the way the
             per-image transform stores its uint8 result (set by the augmentor).
+        exact (bool): Reproduce the per-image transform's arithmetic (Pillow /
+            cv2); False uses cheaper float kernels with the same parameters
+            (set by the augmentor, see ``BatchViewAugmentor(exact=...)``).
     """
 
     type_name = ''
@@ -104,6 +107,7 @@ class _Transform:
 
     def __init__(self) -> None:
         self.uint8_rounding = True
+        self.exact = True
 
     def sample(self, n: int, gen: torch.Generator,
                sizes: Optional[Tensor] = None) -> Params:
@@ -332,6 +336,8 @@ class RandomResizedCrop(_Transform):
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
         out_h, out_w = self.scale
+        if not self.exact:
+            return self._roi_align(x, params)
         if self.backend != 'pillow' or self.interpolation == 'nearest':
             return self._resize(x, params, vertical_first=False)
         # The pass order matters through Pillow's uint8 intermediate. Pillow
@@ -353,6 +359,23 @@ class RandomResizedCrop(_Transform):
                 0, idx,
                 self._resize(x.index_select(0, idx), sub, group is vfirst))
         return out
+
+    def _roi_align(self, x: Tensor, params: Params) -> Tensor:
+        """Approximate crop-and-resize: ``torchvision.ops.roi_align`` samples
+        each output pixel's cell bilinearly on a grid of ceil(crop / output)
+        points per side and averages them (a box pre-filter when the crop
+        shrinks), one kernel call for the whole batch. Differs from cv2 /
+        Pillow bicubic by interpolation, not by geometry."""
+        from torchvision.ops import roi_align
+        box = [params[k].to(x.device, torch.float32, non_blocking=True)
+               for k in ('left', 'top', 'width', 'height')]
+        idx = torch.arange(x.shape[0], device=x.device, dtype=torch.float32)
+        rois = torch.stack(
+            [idx, box[0], box[1], box[0] + box[2], box[1] + box[3]], 1)
+        # aligned=True: pixel i covers [i, i + 1), so the crop's pixels
+        # left .. left + width - 1 are the box [left, left + width)
+        out = roi_align(x, rois, self.scale, 1., -1, True)
+        return out.clamp_(0, 255)
 
     def _resize(self, x: Tensor, params: Params,
                 vertical_first: bool) -> Tensor:
@@ -606,6 +629,9 @@ class ColorJitter(_Transform):
         return out.floor_() if self.uint8_rounding else out
 
     def apply(self, x, params):
+        if not self.exact and (params['hue'] is None
+                               or self.hue_space == 'yiq'):
+            return self._apply_affine(x, params)
         n = x.shape[0]
         apply, order = params['apply'], params['order']
         hue = params['hue']
@@ -625,26 +651,80 @@ class ColorJitter(_Transform):
                 x = _subset_apply(x, op == 3, self._hue, hue)
         return x
 
+    def _apply_affine(self, x: Tensor, params: Params) -> Tensor:
+        """``exact=False`` with a linear hue (YIQ) or none: every op is affine
+        in the pixel (brightness and saturation are 3x3 matrices, contrast adds
+        the current mean luma, the YIQ hue is a rotation), so each sample's
+        ops compose, in its own random order, into one matrix and offset
+        applied in one pass (NVIDIA DALI's fused ``ColorTwist``). Without the
+        clipping to [0, 255] between ops; the result is clipped once. (Without
+        that clipping the four maps commute, all keeping grey grey and the
+        luma-weighted mean, so the drawn order no longer matters.)"""
+        n, dev = x.shape[0], x.device
+        op = torch.where(params['apply'].unsqueeze(1), params['order'], -1)
+        eye = torch.eye(3, dtype=torch.float64)
+        luma = _PIL_L_WEIGHTS_BGR.double() / 65536.
+        mat = eye.repeat(n, 1, 1)
+        off = torch.zeros(n, 3, dtype=torch.float64)
+        # per-channel means of the input: the mean luma after any affine
+        # prefix is luma . (mat @ mean + off)
+        mean = x.mean((2, 3), dtype=torch.float64).cpu()
+        hue = params['hue']
+        for pos in range(4):
+            for k, name in enumerate(self._NAMES):
+                f = params[name]
+                sel = op[:, pos] == k
+                if f is None or not bool(sel.any()):
+                    continue
+                f = torch.where(sel, f, 1. if k < 3 else 0.).view(-1, 1, 1)
+                if k == 3:
+                    step = self._yiq_matrix(f.view(-1)).double()
+                    add = torch.zeros(n, 3, dtype=torch.float64)
+                else:
+                    step = f * eye
+                    add = torch.zeros(n, 3, dtype=torch.float64)
+                    if k == 1:  # contrast: blend with the mean luma
+                        m = (torch.einsum('nij,nj->ni', mat, mean) + off) @ luma
+                        add = ((1 - f.view(-1)) * m).view(-1, 1).expand(n, 3)
+                    elif k == 2:  # saturation: blend with the luma image
+                        step = step + (1 - f) * luma.view(1, 1, 3)
+                mat = step @ mat
+                off = torch.einsum('nij,nj->ni', step, off) + add
+        mat, off = mat.float().to(dev), off.float().to(dev)
+        out = torch.einsum('nij,njhw->nihw', mat, x)
+        return out.add_(off.view(n, 3, 1, 1)).clamp_(0, 255)
+
+    @staticmethod
+    def _yiq_matrix(factor: Tensor) -> Tensor:
+        """(m, 3, 3) BGR matrices rotating YIQ's chroma by ``factor * 2 pi``."""
+        theta = factor.to(torch.float32) * (2 * math.pi)
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        # RGB -> YIQ (NTSC), columns reordered for BGR
+        fwd = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                            [0.211, -0.523, 0.312]])[:, [2, 1, 0]]
+        rot = torch.zeros(len(theta), 3, 3)
+        rot[:, 0, 0] = 1
+        rot[:, 1, 1], rot[:, 1, 2] = cos, -sin
+        rot[:, 2, 1], rot[:, 2, 2] = sin, cos
+        return torch.linalg.inv(fwd) @ rot @ fwd
+
     def _hue(self, y: Tensor, factor: Tensor) -> Tensor:
         if self.hue_space == 'yiq':
             return self._hue_yiq(y, factor)
+        if not self.exact:
+            # continuous HSV rotation (torchvision's / kornia's semantics);
+            # kornia wants RGB in [0, 1] and the shift in radians
+            rgb = y.flip(1).div(255.)
+            shift = (factor.to(torch.float32) * (2 * math.pi)).to(y.device)
+            out = _kornia().enhance.adjust_hue(rgb, shift)
+            return out.flip(1).mul_(255.).clamp_(0, 255)
         # mmcv: np.uint8(hue_factor * 255) -> truncation, then uint8 wrap
         shift = torch.remainder(torch.trunc(factor * 255), 256).float()
         return _pil_hue(y, shift.to(y.device, non_blocking=True))
 
     def _hue_yiq(self, y: Tensor, factor: Tensor) -> Tensor:
         """Rotate I/Q of BGR ``y`` by ``factor * 2 pi``; luma Y is unchanged."""
-        theta = factor.to(torch.float32) * (2 * math.pi)
-        cos, sin = torch.cos(theta), torch.sin(theta)
-        # RGB -> YIQ (NTSC); y is BGR
-        fwd = y.new_tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                            [0.211, -0.523, 0.312]])[:, [2, 1, 0]]
-        inv = torch.linalg.inv(fwd)
-        rot = torch.zeros(len(theta), 3, 3)
-        rot[:, 0, 0] = 1
-        rot[:, 1, 1], rot[:, 1, 2] = cos, -sin
-        rot[:, 2, 1], rot[:, 2, 2] = sin, cos
-        mat = inv @ rot.to(y.device) @ fwd  # (m, 3, 3) on BGR
+        mat = self._yiq_matrix(factor).to(y.device)
         out = torch.einsum('mij,mjhw->mihw', mat, y).clamp_(0, 255)
         return out.floor_() if self.uint8_rounding else out
 
@@ -858,12 +938,36 @@ class GaussianBlur(_MagnitudeTransform):
         return _subset_apply(x, mask, self._blur, params['value'])
 
     def _blur(self, y: Tensor, radius: Tensor) -> Tensor:
+        if not self.exact:
+            return self._gaussian(y, radius)
         masks, halves, R = _box_taps(radius.numpy())
         masks = torch.from_numpy(masks).to(y.device, non_blocking=True)
         halves = torch.from_numpy(halves).to(y.device, non_blocking=True)
         for dim in (-1, -1, -1, -2, -2, -2):  # 3 horizontal, 3 vertical passes
             y = _box_pass(y, masks, halves, R, dim, self.uint8_rounding)
         return y
+
+    @staticmethod
+    def _gaussian(y: Tensor, sigma: Tensor) -> Tensor:
+        """Approximate blur: a sampled Gaussian (std = radius, taps to 3 std of
+        the largest radius of the batch, replicated edges) as two grouped
+        convolutions with one kernel per sample."""
+        m, c, h, w = y.shape
+        sig = sigma.to(torch.float32).clamp(min=1e-3)
+        r = max(1, int(math.ceil(3 * float(sig.max()))))
+        t = torch.arange(-r, r + 1, dtype=torch.float32)
+        k = torch.exp(-t[None]**2 / (2 * sig[:, None]**2))
+        k = (k / k.sum(1, keepdim=True)).repeat_interleave(c, 0).to(y.device)
+        z = y.reshape(1, m * c, h, w)
+        z = F.conv2d(
+            F.pad(z, (r, r, 0, 0), mode='replicate'),
+            k.view(m * c, 1, 1, -1),
+            groups=m * c)
+        z = F.conv2d(
+            F.pad(z, (0, 0, r, r), mode='replicate'),
+            k.view(m * c, 1, -1, 1),
+            groups=m * c)
+        return z.view(m, c, h, w)
 
 
 class Solarize(_MagnitudeTransform):
@@ -1036,6 +1140,15 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
         uint8_rounding (bool): Round / truncate after every transform as the
             per-image transform stores uint8 (outputs match mmpretrain's). False
             keeps full float precision. Defaults to True.
+        exact (bool): True reproduces mmpretrain's per-image arithmetic
+            (Pillow / cv2 resampling, Pillow's box-filter blur and 8-bit HSV
+            hue, uint8 rounding). False keeps the parameter draws (same
+            distributions, same random stream) but uses cheaper float kernels:
+            crops resized by ``torchvision.ops.roi_align``, a sampled Gaussian
+            blur, kornia's continuous HSV hue, no rounding (implies
+            ``uint8_rounding=False``). Pixels differ by interpolation only; it
+            is the faster setting on CPU (docs/benchmarks.md). Defaults to
+            True.
         cpu_chunk_values (int): On CPU, augment chunks of about this many
             values (samples x 3 x H x W) at a time; the parameters are drawn
             for the whole batch first, so the views do not depend on it.
@@ -1047,6 +1160,7 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
     def __init__(self,
                  views: Sequence[Sequence[dict]],
                  uint8_rounding: bool = True,
+                 exact: bool = True,
                  cpu_chunk_values: int = 2**19,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
@@ -1072,9 +1186,11 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
         for v, spec in enumerate(views):
             ops = [build_batched_transform(t, f'views[{v}]') for t in spec]
             for op in _iter_transforms(ops):
-                op.uint8_rounding = bool(uint8_rounding)
+                op.uint8_rounding = bool(uint8_rounding) and bool(exact)
+                op.exact = bool(exact)
             self.views.append(ops)
-        self.uint8_rounding = bool(uint8_rounding)
+        self.uint8_rounding = bool(uint8_rounding) and bool(exact)
+        self.exact = bool(exact)
         if cpu_chunk_values < 1:
             raise ValueError('BatchViewAugmentor: cpu_chunk_values must be >= 1.')
         self.cpu_chunk_values = int(cpu_chunk_values)
@@ -1235,7 +1351,8 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
         return dict(inputs=views, data_samples=data.get('data_samples'))
 
     def extra_repr(self) -> str:
-        return (f'views={self.views}, uint8_rounding={self.uint8_rounding}')
+        return (f'views={self.views}, uint8_rounding={self.uint8_rounding}, '
+                f'exact={self.exact}')
 
 
 def split_multiview_pipeline(

@@ -604,3 +604,101 @@ def test_colorjitter_yiq_hue_keeps_luma_and_hsv_does_not():
     assert (hsv_out * w).sum(1).sub(luma_in).abs().mean() > 10
     with pytest.raises(ValueError, match="hue_space"):
         ColorJitter(hue=0.1, hue_space='lab')
+
+
+# ---- exact=False: same parameters, cheaper kernels ----------------------------
+def _independent_jitter(x, order, factors, luma_w):
+    """Brightness / contrast / saturation / YIQ hue applied one op at a time in
+    each sample's order, in float64, without clipping between ops (the
+    semantics of the fused affine path), written with plain tensor ops."""
+    out = []
+    fwd = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                        [0.211, -0.523, 0.312]], dtype=torch.float64)[:, [2, 1, 0]]
+    for i in range(x.shape[0]):
+        y = x[i].double()
+        for k in order[i].tolist():
+            f = float(factors[k][i])
+            luma = (y * luma_w.view(3, 1, 1)).sum(0)
+            if k == 0:
+                y = y * f
+            elif k == 1:
+                y = y * f + (1 - f) * luma.mean()
+            elif k == 2:
+                y = y * f + (1 - f) * luma
+            else:
+                t = f * 2 * np.pi
+                rot = torch.tensor([[1, 0, 0], [0, np.cos(t), -np.sin(t)],
+                                    [0, np.sin(t), np.cos(t)]],
+                                   dtype=torch.float64)
+                y = torch.einsum('ij,jhw->ihw',
+                                 torch.linalg.inv(fwd) @ rot @ fwd, y)
+        out.append(y.clamp(0, 255))
+    return torch.stack(out).float()
+
+
+def test_approximate_jitter_is_the_composed_affine_map():
+    """exact=False, YIQ hue: every sample's four ops in its own order, composed
+    into one matrix + offset, equal the ops applied one by one (no clipping in
+    between), including contrast's mean luma after the preceding ops."""
+    cj = bva.ColorJitter(brightness=0.6, contrast=0.6, saturation=0.6, hue=0.4,
+                         hue_space='yiq')
+    cj.exact, cj.uint8_rounding = False, False
+    x = torch.rand(16, 3, 9, 7, generator=_gen(1)) * 255
+    p = cj.sample(16, _gen(2))
+    p['apply'][:] = True
+    ours = cj.apply(x, p)
+    factors = [p[name] for name in cj._NAMES]
+    luma_w = bva._PIL_L_WEIGHTS_BGR.double() / 65536.
+    ref = _independent_jitter(x, p['order'], factors, luma_w)
+    assert torch.allclose(ours, ref, atol=2e-3), (ours - ref).abs().max()
+    # samples that skip the jitter pass through unchanged
+    p['apply'][::2] = False
+    out = cj.apply(x, p)
+    assert torch.allclose(out[::2], x[::2], atol=1e-3)
+    assert torch.allclose(out[1::2], ref[1::2], atol=2e-3)
+
+
+@pytest.mark.parametrize('op', ['crop', 'blur', 'hsv_hue'])
+def test_approximate_kernels_are_close_to_exact(op):
+    """exact=False changes the kernels, not the parameters: the approximate crop
+    (roi_align), Gaussian blur and float HSV hue stay within a few grey levels
+    of the exact Pillow arithmetic on smooth images."""
+    imgs = _batch(_smooth_images(24, 48, 56, seed=3))
+    if op == 'crop':
+        t = bva.RandomResizedCrop(32, interpolation='bicubic', backend='pillow')
+        p = t.sample(24, _gen(4), torch.tensor([[48, 56]]).expand(24, 2))
+        tol = 4.0
+    elif op == 'blur':
+        t = bva.GaussianBlur(magnitude_range=(0.1, 2.0), magnitude_std='inf',
+                             prob=1.)
+        p = t.sample(24, _gen(4))
+        tol = 2.0
+    else:
+        t = bva.ColorJitter(hue=0.5)
+        p = t.sample(24, _gen(4))
+        p['apply'][:] = True
+        tol = 3.0
+    exact = t.apply(imgs, p)
+    t.exact, t.uint8_rounding = False, False
+    approx = t.apply(imgs, p)
+    assert approx.shape == exact.shape
+    assert (approx - exact).abs().mean() < tol, (approx - exact).abs().mean()
+    assert not torch.equal(approx, exact)  # the other kernels did run
+
+
+def test_approximate_mode_draws_the_same_parameters():
+    """Same seed, exact or not: the same crops (compare geometry through a
+    coordinate image) and the same random stream afterwards."""
+    views = [_view(1.0, 0.0), _view(0.1, 0.2)]
+    yy, xx = torch.meshgrid(torch.arange(48.), torch.arange(48.), indexing='ij')
+    coords = torch.stack([yy * 5, xx * 5, torch.full_like(xx, 128.)])
+    inputs = coords.round().clamp(0, 255).to(torch.uint8).expand(6, 3, 48, 48)
+    a = BatchViewAugmentor(views=[[views[0][0]]])
+    b = BatchViewAugmentor(views=[[views[0][0]]], exact=False)
+    for aug in (a, b):
+        aug._generator = _gen(7)
+    va, vb = a.make_views(inputs)[0], b.make_views(inputs)[0]
+    # the crop boxes agree: the coordinate ramps agree up to interpolation
+    assert (va - vb)[:, :2].abs().mean() < 3
+    assert torch.equal(a.generator().get_state(), b.generator().get_state())
+    assert b.uint8_rounding is False and 'exact=False' in repr(b)
