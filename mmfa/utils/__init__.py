@@ -5,11 +5,13 @@ from .checkpoint_io import (CheckpointError, UntrustedCheckpointError,
 from .compat import apply_compat_patches, load_checkpoint_file
 from .config_checks import (ConfigKeyError, DictAction, UnreadableImageError,
                             one_line_error)
+from .model_index import ModelIndexError, load_model_index
 from .setup_env import register_all_modules, setup_runtime
 
 __all__ = [
     'amp_optim_wrapper', 'apply_compat_patches', 'load_checkpoint_file', 'register_all_modules',
     'setup_runtime', 'CheckpointError', 'UntrustedCheckpointError',
     'checkpoint_trusted', 'set_checkpoint_trust', 'ConfigKeyError',
-    'DictAction', 'UnreadableImageError', 'one_line_error'
+    'DictAction', 'UnreadableImageError', 'one_line_error', 'ModelIndexError',
+    'load_model_index'
 ]

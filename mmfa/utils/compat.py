@@ -41,6 +41,7 @@ import torch
 
 from .checkpoint_io import (CheckpointError, load_checkpoint_file,
                             safe_checkpoint_globals)
+from .model_index import load_model_index
 
 __all__ = [
     'apply_compat_patches', 'load_checkpoint_file', 'load_from_local',
@@ -65,20 +66,11 @@ def sha256sum(path: str, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _index_models(path: str):
-    import yaml
-    if not osp.isfile(path):
-        return []
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
-    models = list(data.get('Models') or [])
-    for sub in data.get('Import') or []:
-        models += _index_models(osp.join(osp.dirname(path), sub))
-    return models
-
-
 def pinned_sha256(url: str, index: Optional[str] = None) -> Optional[str]:
-    """The full sha256 that ``model-index.yml`` lists for the ``Weights`` ``url``.
+    """The full sha256 that the model index lists for the ``Weights`` ``url``.
+
+    The index is ``model-index.yml`` and the metafiles it imports
+    (:func:`~mmfa.utils.model_index.load_model_index`).
 
     Args:
         url (str): The checkpoint URL (without a ``#sha256=`` fragment).
@@ -91,7 +83,7 @@ def pinned_sha256(url: str, index: Optional[str] = None) -> Optional[str]:
     """
     index = index or osp.join(_REPO_ROOT, 'model-index.yml')
     try:
-        models = _index_models(index)
+        models = load_model_index(index)['Models']
     except Exception:  # noqa: BLE001  an unreadable index pins nothing
         return None
     for model in models:

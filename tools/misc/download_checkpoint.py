@@ -3,7 +3,8 @@
 
 The index is a YAML file with a ``Models:`` list of dicts holding ``Name``,
 ``Weights`` (URL) and ``Sha256`` (the full hex digest, 64 digits: a prefix does
-not verify a file); OpenMMLab's ``Import:`` list of metafiles is followed too. The
+not verify a file); OpenMMLab's ``Import:`` list of metafiles is followed
+(:func:`mmfa.utils.model_index.load_model_index`, the index's only reader). The
 download goes to ``<file>.part`` and resumes it with an HTTP Range request after an
 interruption (within the run, ``--retries`` times, or on the next run); the file is
 moved into place only after its sha256 matched. Example::
@@ -44,15 +45,11 @@ def default_out_dir() -> str:
 
 def load_index(path: str) -> List[Dict]:
     """The ``Models`` entries of a model index (following ``Import`` lists)."""
-    import yaml
-    if not osp.isfile(path):
-        raise DownloadError(f'Model index {path} does not exist; pass --index.')
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
-    models = list(data.get('Models') or [])
-    for sub in data.get('Import') or []:
-        models += load_index(osp.join(osp.dirname(path), sub))
-    return models
+    from mmfa.utils.model_index import ModelIndexError, load_model_index
+    try:
+        return load_model_index(path)['Models']
+    except ModelIndexError as e:
+        raise DownloadError(f'{e} Pass --index to use another index.') from e
 
 
 def find_model(models: List[Dict], name: str) -> Dict:
