@@ -110,7 +110,14 @@ EVALUATORS = Registry(
 #######################################################################
 #                           mmfa.visualization                        #
 #######################################################################
+# mmengine imports only the searched registry's own locations, not its
+# parents': name mmpretrain's so its UniversalVisualizer is found without an
+# earlier ``import mmpretrain.visualization``.
 VISUALIZERS = Registry(
-    'visualizer', parent=MMPRETRAIN_VISUALIZERS, locations=['mmfa.engine'])
+    'visualizer',
+    parent=MMPRETRAIN_VISUALIZERS,
+    locations=['mmfa.engine', 'mmpretrain.visualization'])
 VISBACKENDS = Registry(
-    'vis_backend', parent=MMPRETRAIN_VISBACKENDS, locations=['mmfa.engine'])
+    'vis_backend',
+    parent=MMPRETRAIN_VISBACKENDS,
+    locations=['mmfa.engine', 'mmpretrain.visualization'])

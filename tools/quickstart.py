@@ -303,8 +303,9 @@ def main(argv=None):
                            osp.join(method, f'seed{seed}'))
             wd = osp.join(out, 'pretrain')
             epochs = size['pretrain_epochs']
+            hook = f'custom_hooks.{knn_hook_index(PRETRAIN[method])}'
             knn_opts = [
-                f'custom_hooks.2.{loader}.dataset.data_root={cls_root}'
+                f'{hook}.{loader}.dataset.data_root={cls_root}'
                 for loader in ('train_dataloader', 'val_dataloader')
             ]
             run([
@@ -312,7 +313,7 @@ def main(argv=None):
                 '--cfg-options',
                 f'train_dataloader.dataset.data_root={cls_root}',
                 f'train_cfg.max_epochs={epochs}',
-                f'custom_hooks.2.interval={size["knn_interval"]}',
+                f'{hook}.interval={size["knn_interval"]}',
                 f'default_hooks.checkpoint.interval={epochs}',
                 f'randomness.seed={seed}'
             ] + knn_opts, osp.join(out, 'pretrain.log'), threads)
@@ -375,6 +376,18 @@ def raw_pixel_knn(cls_root, k=20, temperature=0.07):
     scores = knn_classify(ftr, torch.from_numpy(ytr), fva, k=k,
                           T=temperature, num_classes=int(ytr.max()) + 1)
     return float((scores.argmax(1).numpy() == yva).mean() * 100)
+
+
+def knn_hook_index(config: str) -> int:
+    """Position of ``KNNMonitorHook`` in a quickstart config's ``custom_hooks``
+    (``--cfg-options`` addresses list items by index)."""
+    from mmengine.config import Config
+    hooks = Config.fromfile(osp.join(ROOT, QS, config)).get('custom_hooks', [])
+    found = [i for i, h in enumerate(hooks) if h.get('type') == 'KNNMonitorHook']
+    if len(found) != 1:
+        raise SystemExit(f'{config}: expected one KNNMonitorHook in '
+                         f'custom_hooks, found {len(found)}.')
+    return found[0]
 
 
 def random_init_checkpoint(config, cls_root, path, seed):

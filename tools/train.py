@@ -3,9 +3,11 @@
 
 mmpretrain's tools/train.py with mmfa's defaults: ``default_scope='mmfa'``, the
 distributed backend chosen for the device (nccl on GPU, gloo on CPU), CPU process
-groups initialised before the Runner, and clear errors for bad configs.
+groups initialised before the Runner, clear errors for bad configs, and
+``--vis-backend tensorboard`` for TensorBoard logs next to the local ones.
 """
 import argparse
+import importlib
 import os
 import os.path as osp
 import sys
@@ -15,6 +17,10 @@ from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
 from mmfa.utils.config_checks import DictAction
+
+
+# --vis-backend choices: mmengine backend type and the module it writes with.
+VIS_BACKENDS = {'tensorboard': ('TensorboardVisBackend', 'tensorboard')}
 
 
 def parse_args(argv=None):
@@ -32,6 +38,13 @@ def parse_args(argv=None):
         '--amp',
         action='store_true',
         help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--vis-backend',
+        choices=sorted(VIS_BACKENDS),
+        action='append',
+        help='also write the logged scalars through this mmengine visualizer '
+        'backend (besides the local log and JSON files); tensorboard needs '
+        'the tensorboard package (pip install tensorboard); repeatable')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -73,6 +86,35 @@ def parse_args(argv=None):
     return args
 
 
+def check_vis_backends(names):
+    """Exit with one line if a requested visualizer backend cannot be imported
+    (mmengine would only fail at the first logged scalar, after the model build)."""
+    for name in names or ():
+        backend, module = VIS_BACKENDS[name]
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            sys.exit(f'tools/train.py: --vis-backend {name} needs the {module} '
+                     f'package ({backend}), which is not installed: pip install '
+                     f'{module} (or pip install -e ".[optional]"), or drop '
+                     f'--vis-backend {name}.')
+
+
+def add_vis_backend(cfg, backend_type):
+    """Add ``dict(type=backend_type)`` to the visualizer's backends (once)."""
+    visualizer = cfg.get('visualizer', None)
+    if visualizer is None:
+        visualizer = dict(
+            type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+    backends = list(visualizer.get('vis_backends', None) or [])
+    if not any(
+            str(b.get('type', '')).split('.')[-1] == backend_type
+            for b in backends):
+        backends.append(dict(type=backend_type))
+    visualizer['vis_backends'] = backends
+    cfg.visualizer = visualizer
+
+
 def merge_args(cfg, args):
     """Merge CLI arguments into the config."""
     if args.no_validate:
@@ -86,6 +128,8 @@ def merge_args(cfg, args):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    for name in args.vis_backend or ():
+        add_vis_backend(cfg, VIS_BACKENDS[name][0])
     if args.amp:
         from mmfa.utils.amp import amp_optim_wrapper
         amp_optim_wrapper(cfg.optim_wrapper)
@@ -129,6 +173,8 @@ def main(argv=None):
     if not osp.isfile(args.config):
         sys.exit(f'tools/train.py: config file not found: {args.config} '
                  '(configs live under configs/, e.g. configs/quickstart/)')
+
+    check_vis_backends(args.vis_backend)
 
     import mmfa  # noqa: F401  (compat fixes for checkpoint loading)
     from mmfa.utils import (CheckpointError, ConfigKeyError,

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from mmfa.models.det import update_bn_stats_train_mode
+from mmfa.engine.hooks import update_bn_stats_train_mode
 
 
 class ToyModel(nn.Module):

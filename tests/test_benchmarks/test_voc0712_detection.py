@@ -29,7 +29,7 @@ def extracted_r50(tmp_path_factory):
 def test_config_follows_the_moco_detectron2_protocol():
     cfg = Config.fromfile(CONFIG)
     assert cfg.default_scope == 'mmdet'
-    assert 'mmfa.models.det' in cfg.custom_imports.imports
+    assert 'mmfa.evaluation.det_transfer' in cfg.custom_imports.imports
     model = cfg.model
     pre = model.data_preprocessor
     assert (pre.mean, pre.std, pre.bgr_to_rgb) == \

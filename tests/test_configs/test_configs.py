@@ -32,7 +32,10 @@ def _shrink(model_cfg):
         if isinstance(node, dict):
             if node.get('type') == 'ResNet' and node.get('depth') == 50:
                 node['depth'] = 18
-            if node.get('in_channels') == 2048:
+            # backbone-facing layers only: a predictor (with_avg_pool=False,
+            # e.g. SimSiam's 2048 -> 512 -> 2048) keeps the projection's width
+            if node.get('in_channels') == 2048 and node.get(
+                    'with_avg_pool', True):
                 node['in_channels'] = 512
             if node.get('type') == 'FeatureBank':
                 node['size'] = 64

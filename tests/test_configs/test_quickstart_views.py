@@ -14,7 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmfa.datasets.shapes import render_shape_image
+from mmfa.datasets.generators.shapes import render_shape_image
 from mmfa.models.data_preprocessors.batch_view_augmentor import \
     build_batched_transform
 

@@ -251,7 +251,7 @@ def test_clean_variant_solid_background_no_noise_large_objects():
     import numpy as np
     import pytest
 
-    from mmfa.datasets.shapes import VARIANTS, render_shape_image
+    from mmfa.datasets.generators.shapes import VARIANTS, render_shape_image
     for index in range(9):
         img, label, mask = render_shape_image(3, index, 64, 'train',
                                               return_mask=True,

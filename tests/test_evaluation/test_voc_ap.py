@@ -113,11 +113,47 @@ def test_thresholds_must_include_50_and_75():
         VOCDetectionAP(iou_thrs=[0.5, 0.6])
 
 
-def test_registered_in_mmdet_after_importing_mmfa_models_det():
-    import mmfa.models.det  # noqa: F401
+def test_registered_in_mmdet_after_importing_det_transfer():
+    import mmfa.evaluation.det_transfer  # noqa: F401
     from mmdet.registry import METRICS
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('mmdet'):
         metric = METRICS.build(dict(type='VOCDetectionAP'))
     assert isinstance(metric, VOCDetectionAP)
     assert len(metric.iou_thrs) == 10
+
+
+def test_equals_mmdet_voc_metric_over_the_ten_thresholds():
+    """mmdet's VOCMetric at IoU 0.50:0.95 gives the same numbers on the same
+    detections: its mAP (a fraction) is AP / 100, its AP50 / AP75 are AP50 / 100
+    and AP75 / 100 rounded to three decimals."""
+    from mmdet.evaluation.metrics import VOCMetric
+    gen = torch.Generator().manual_seed(0)
+
+    def boxes(n):
+        xy = torch.rand(n, 2, generator=gen) * 200
+        return torch.cat([xy, xy + 20 + torch.rand(n, 2, generator=gen) * 80], 1)
+
+    samples = []
+    for _ in range(20):
+        n = int(torch.randint(1, 5, (1, ), generator=gen))
+        gt, labels = boxes(n), torch.randint(0, 20, (n, ), generator=gen)
+        pred = torch.cat([gt + torch.randn(n, 4, generator=gen) * 8, boxes(3)])
+        pred_labels = torch.cat(
+            [labels, torch.randint(0, 20, (3, ), generator=gen)])
+        samples.append(
+            _sample(gt.tolist(), labels.tolist(), pred.tolist(),
+                    pred_labels.tolist(),
+                    torch.rand(n + 3, generator=gen).tolist()))
+    for mode in ('11points', 'area'):
+        ours = _evaluate(samples, eval_mode=mode)
+        mmdet = VOCMetric(iou_thrs=THRESHOLDS, eval_mode=mode)
+        mmdet.dataset_meta = VOC_META
+        mmdet.process({}, samples)
+        theirs = mmdet.evaluate(len(samples))
+        assert 0 < ours['pascal_voc/AP'] < 100
+        assert ours['pascal_voc/AP'] == pytest.approx(
+            100 * theirs['pascal_voc/mAP'], abs=1e-9)
+        for key in ('AP50', 'AP75'):
+            assert round(ours[f'pascal_voc/{key}'] / 100, 3) == \
+                theirs[f'pascal_voc/{key}']

@@ -1,7 +1,11 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 """Plot curves and compute training time from mmengine's scalar json logs
 (``work_dirs/<exp>/<timestamp>/vis_data/<timestamp>.json``: one json dict per line).
-Follows mmpretrain's ``tools/analysis_tools/analyze_logs.py``. Examples::
+Follows mmpretrain's ``tools/analysis_tools/analyze_logs.py``, which the pip package
+ships only as data (``mmpretrain/.mim/tools/``, run through openmim's ``mim run``,
+not part of mmfa's stack) and which takes records without ``lr`` for validation
+ones, needs a display backend and fails with a traceback on a wrong key or file.
+Examples::
 
     python tools/analysis_tools/analyze_logs.py plot_curve a.json b.json \\
         --keys loss --legend baseline fa --out loss.png

@@ -5,7 +5,10 @@ Builds ``model.backbone`` of any mmfa/mmpretrain config, loads a checkpoint (a
 pre-training checkpoint's ``backbone.`` keys, a classifier's, or a bare backbone's),
 runs it over the config's ``val_dataloader`` (else ``train_dataloader``; multi-view
 pipelines use their first view) and plots sklearn's t-SNE, in the spirit of
-mmpretrain's ``tools/visualization/vis_tsne.py``. Example::
+mmpretrain's ``tools/visualization/vis_tsne.py``, which the pip package ships only
+as data (``mmpretrain/.mim/tools/``, run through openmim's ``mim run``, not part of
+mmfa's stack) and which builds the whole model of the config and loads its
+checkpoint non-strictly instead of loading only the backbone strictly. Example::
 
     python tools/analysis_tools/visualize_tsne.py CONFIG CKPT --out tsne.png
 """

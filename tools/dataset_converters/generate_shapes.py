@@ -3,7 +3,7 @@
 
 Writes OUT_DIR/cls (mmpretrain ImageNet-style classification set) and OUT_DIR/voc
 (PASCAL VOC 2007-style detection set of the same shape classes); see
-``mmfa/datasets/shapes.py``. Example::
+``mmfa/datasets/generators/shapes.py``. Example::
 
     python tools/dataset_converters/generate_shapes.py data/shapes
 """

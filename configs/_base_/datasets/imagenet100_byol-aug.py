@@ -1,7 +1,8 @@
 # ImageNet-100 (the CMC 100-class subset, classes in imagenet100_classes.txt) for
-# pre-training, same pipelines as ImageNet-1k. Build the annotation files with
+# pre-training with BYOL's augmentation (imagenet1k_pretrain.py). Build the
+# annotation files with
 #   python tools/dataset_converters/build_imagenet100.py data/imagenet data/imagenet100 --link
-_base_ = './imagenet1k_byol-aug.py'
+_base_ = './imagenet1k_pretrain.py'
 
 data_root = 'data/imagenet100/'
 train_dataloader = dict(

@@ -1,2 +1,2 @@
-_base_ = './post-predictor-nn-noise_resnet50_8xb64-accum8-coslr-200e_in100.py'
-model = dict(head=dict(stop_grad=False))
+_base_ = './post-predictor_resnet50_8xb64-accum8-coslr-200e_in100.py'
+model = dict(head=dict(augmenter=dict(type='MixupNoiseFA', noise='nn'), stop_grad=False))

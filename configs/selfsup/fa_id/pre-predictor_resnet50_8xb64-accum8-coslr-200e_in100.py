@@ -1,2 +1,6 @@
-_base_ = './parallel-predictor_resnet50_8xb64-accum8-coslr-200e_in100.py'
-model = dict(type='PrePredictorFA')
+_base_ = [
+    '../../_base_/models/pre-predictor-fa_resnet50.py',
+    '../../_base_/datasets/imagenet100_byol-aug.py',
+    '../../_base_/schedules/lars_coslr-200e_fa-id.py',
+    '../../_base_/selfsup_runtime.py',
+]

@@ -1,27 +1,30 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 from typing import Optional, Sequence
 
-from mmengine.model.weight_init import update_init_info
+from mmengine.model.weight_init import PretrainedInit, update_init_info
 
 from mmfa.registry import WEIGHT_INITIALIZERS
 from ..functional.pretrained import load_pretrained_strict
 
 
 @WEIGHT_INITIALIZERS.register_module(name='PretrainedStrict')
-class PretrainedStrictInit:
-    """``init_cfg`` that loads pre-trained weights and fails on a wrong checkpoint.
+class PretrainedStrictInit(PretrainedInit):
+    """mmengine's ``Pretrained`` initialiser that fails on a wrong checkpoint.
 
-    A strict replacement for mmengine's ``Pretrained`` for the downstream protocols
-    of Zhang et al., "Feature Augmentation for Self-supervised Contrastive Learning:
-    A Closer Look", arXiv:2410.12396 (linear probe, detection transfer): a checkpoint
-    without any matching key, with missing keys or with wrong shapes raises a
-    ``RuntimeError`` naming the keys it holds instead of a warning. See
-    :func:`mmfa.evaluation.functional.load_pretrained_strict`.
+    For the downstream protocols of Zhang et al., "Feature Augmentation for
+    Self-supervised Contrastive Learning: A Closer Look", arXiv:2410.12396 (linear
+    probe, detection transfer). What the library lacks: ``PretrainedInit`` only
+    *warns* about missing keys and asserts on a missing prefix, so a probe can train
+    on a random backbone. Here a checkpoint without any matching key, with missing
+    keys or with wrong shapes raises a ``RuntimeError`` naming the keys it holds
+    (:func:`mmfa.evaluation.functional.load_pretrained_strict`); the file is read by
+    mmengine's ``CheckpointLoader`` with mmfa's safe loading
+    (``mmfa/utils/checkpoint_io.py``).
 
     Usage: ``init_cfg=dict(type='PretrainedStrict', checkpoint=PATH,
     prefix='backbone.')`` with ``default_scope='mmfa'``; detection configs
     (``default_scope='mmdet'``) find it after ``custom_imports`` of
-    ``mmfa.models.det``, which also registers it in mmdet's registry.
+    ``mmfa.evaluation.det_transfer``, which registers it in mmdet's registry.
 
     Note: mmengine applies ``type='Pretrained'`` after all other initialisers and
     mmpretrain's ``ResNet`` skips its ``zero_init_residual`` re-initialisation only
@@ -44,10 +47,8 @@ class PretrainedStrictInit:
                  prefix: Optional[str] = 'backbone.',
                  allow_missing: Sequence[str] = (),
                  map_location: str = 'cpu') -> None:
-        self.checkpoint = checkpoint
-        self.prefix = prefix
+        super().__init__(checkpoint, prefix=prefix, map_location=map_location)
         self.allow_missing = tuple(allow_missing)
-        self.map_location = map_location
 
     def __call__(self, module) -> None:
         load_pretrained_strict(
@@ -62,5 +63,4 @@ class PretrainedStrictInit:
             update_init_info(module, init_info=self._get_init_info())
 
     def _get_init_info(self) -> str:
-        return (f'{self.__class__.__name__}: load from {self.checkpoint} '
-                f"(prefix '{self.prefix}')")
+        return f"{super()._get_init_info()} (prefix '{self.prefix}')"

@@ -37,6 +37,13 @@ class VOCDetectionAP(VOCMetric):
     detectron2's ``voc_eval`` uses on the same annotations. Matching and counting
     are mmdet's :func:`eval_map`, run once per threshold.
 
+    What the library lacks: mmdet's ``VOCMetric(iou_thrs=[0.5, ..., 0.95])`` (this
+    class's parent, whose ``process`` it reuses) gives the same mean as ``mAP``,
+    but as a fraction and with each per-threshold AP rounded to 0.1 point
+    (``AP50``: 0.353), and prints ten per-class tables; this class reports
+    detectron2's ``AP`` / ``AP50`` / ``AP75`` in percent, unrounded (pinned against
+    mmdet's in ``tests/test_evaluation/test_voc_ap.py``).
+
     Args:
         iou_thrs (Sequence[float]): IoU thresholds; must contain 0.5 and 0.75.
             Defaults to 0.50:0.05:0.95.

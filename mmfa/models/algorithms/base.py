@@ -24,8 +24,8 @@ class BaseFAInstanceDiscrimination(BaseSelfSupervisor):
 
     Args:
         backbone (dict): Backbone config (e.g. ResNet-50).
-        neck (dict): Projector config (``MLPNeck`` for SimCLR's, ``NonLinearNeck``
-            for the strong projector).
+        neck (dict): Projector config (mmpretrain's ``MoCoV2Neck`` for
+            SimCLR's, ``NonLinearNeck`` for the strong projector).
         head (dict): ``FAContrastiveHead`` config.
         predictor (dict, optional): Predictor config (``NonLinearNeck``
             256-4096-256); required by the predictor layouts, absent in Basic.

@@ -12,9 +12,9 @@ class BasicFA(BaseFAInstanceDiscrimination):
     """Basic layout: SimCLR-style, no predictor (Zhang et al., arXiv:2410.12396,
     Fig. 2(a); docs/design.md §6). Original pair (z_i, z_i+), FA pair (z_i, FA(z_i+)).
 
-    The projector is SimCLR's 2-layer MLP without BN (``MLPNeck``) or, for the
-    "+ strong projector" rows of Table I, the 3-layer BN projector
-    (``NonLinearNeck``). Args: see ``BaseFAInstanceDiscrimination`` (no predictor).
+    The projector is SimCLR's 2-layer MLP without BN (mmpretrain's
+    ``MoCoV2Neck``) or, for the "+ strong projector" rows of Table I, the
+    3-layer BN projector (``NonLinearNeck``). Args: see ``BaseFAInstanceDiscrimination`` (no predictor).
     """
 
     with_predictor_required = False

@@ -40,6 +40,10 @@ class FAContrastiveHead(BaseModule, FAHeadMixin):
             the two losses are averaged (as NNCLR does); False gives the one-sided
             eq. 1. Defaults to True.
         temperature (float): tau. Defaults to 0.2.
+        fa_mode (str): ``'add'`` (the paper's eq. 1 + eq. 2 terms, default),
+            ``'replace'`` (NNCLR: eq. 2 terms only) or ``'average'`` (MSF: k
+            counts the original term); see ``FAHeadMixin`` and docs/design.md
+            §15.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -50,11 +54,12 @@ class FAContrastiveHead(BaseModule, FAHeadMixin):
                  stop_grad: bool = True,
                  symmetric: bool = True,
                  temperature: float = 0.2,
+                 fa_mode: str = 'add',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
-        self._init_fa(augmenter, num_aug, free_loss, stop_grad)
+        self._init_fa(augmenter, num_aug, free_loss, stop_grad, fa_mode)
         self.symmetric = symmetric
         self.temperature = temperature
 
@@ -90,7 +95,10 @@ class FAContrastiveHead(BaseModule, FAHeadMixin):
             fa_positive (Tensor, optional): FA copies replacing b, (n, k, D);
                 detached here when ``stop_grad``.
         """
-        loss_orig = self.info_nce(anchor, self.positive(positive))
+        # 'replace' drops the original term from the loss: logged only.
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.replaces_positive):
+            loss_orig = self.info_nce(anchor, self.positive(positive))
         loss_fa: List[Tensor] = []
         if fa_anchor is not None:
             loss_fa += [

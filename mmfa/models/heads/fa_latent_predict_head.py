@@ -39,6 +39,10 @@ class FALatentPredictHead(BaseModule, FAHeadMixin):
         augmenter (dict, optional): FA method config; None is plain BYOL.
         num_aug (int, optional): k FA copies (None: the augmenter's default).
         free_loss (bool): Sum instead of average of the k + 1 terms.
+        fa_mode (str): ``'add'`` (default), ``'replace'`` (the target replaced
+            by its FA copies) or ``'average'`` (MSF: the mean over a target set
+            of ``num_aug`` members, the target itself included); see
+            ``FAHeadMixin`` and docs/design.md §15.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -48,6 +52,7 @@ class FALatentPredictHead(BaseModule, FAHeadMixin):
                  augmenter: Optional[dict] = None,
                  num_aug: Optional[int] = None,
                  free_loss: bool = False,
+                 fa_mode: str = 'add',
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         if 'stop_grad' in kwargs:
@@ -59,7 +64,8 @@ class FALatentPredictHead(BaseModule, FAHeadMixin):
         self.predictor = MODELS.build(predictor)
         self.loss_module = MODELS.build(loss)
         # The target side is always detached (``self.stop_grad`` reads True).
-        self._init_fa(augmenter, num_aug, free_loss, stop_grad=True)
+        self._init_fa(
+            augmenter, num_aug, free_loss, stop_grad=True, fa_mode=fa_mode)
 
     def loss(self, input: Tensor, target: Tensor) -> Dict[str, Tensor]:
         """Combined loss of one direction.
@@ -74,7 +80,10 @@ class FALatentPredictHead(BaseModule, FAHeadMixin):
         """
         pred = self.predictor([input])[0]
         target = target.detach()
-        loss_orig = self.loss_module(pred, target)
+        # 'replace' drops the original term from the loss: logged only.
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.replaces_positive):
+            loss_orig = self.loss_module(pred, target)
         fa_target = self.augment(target)
         loss_fa = []
         if fa_target is not None:

@@ -2,16 +2,21 @@
 """All-gather of features across ranks for losses over the global batch
 (docs/design.md §2).
 
-``gather_features`` is differentiable: its backward *sums* the gradient over ranks
-(all-reduce) before taking the local slice, so a loss computed on every rank over the
-gathered batch gives each rank the same gradient as one process computing the loss over
-the concatenated batch. mmpretrain's ``GatherLayer`` only keeps the local slice of the
-local gradient, dropping the terms other ranks' losses contribute.
+The differentiable gather is torch's ``torch.distributed.nn.functional.all_gather``:
+its backward sums the gradient over ranks (reduce-scatter) before handing each rank
+its slice, so a loss computed on every rank over the gathered batch gives each rank
+the same gradient as one process computing the loss over the concatenated batch
+(mmpretrain's ``GatherLayer`` keeps only the local gradient). What torch lacks and
+this module adds: the identity on a single process, local batches of different sizes
+(padded to the largest, then trimmed; e.g. a feature-bank flush where a rank has
+nothing pending) and a no-gradient path.
 """
+import warnings
 from typing import List, Tuple
 
 import torch
 import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn
 
 __all__ = ['gather_features', 'gather_features_nograd', 'get_rank_world']
 
@@ -23,37 +28,14 @@ def get_rank_world() -> Tuple[int, int]:
     return 0, 1
 
 
-def _all_gather_padded(x: torch.Tensor) -> Tuple[torch.Tensor, List[int]]:
-    """All-gather ``x`` along dim 0, allowing a different size on each rank."""
-    world = dist.get_world_size()
+def _padded(x: torch.Tensor) -> Tuple[torch.Tensor, List[int]]:
+    """``x`` padded along dim 0 to the largest local size, and every rank's size."""
     size = torch.tensor([x.shape[0]], device=x.device, dtype=torch.long)
-    sizes = [torch.zeros_like(size) for _ in range(world)]
+    sizes = [torch.zeros_like(size) for _ in range(dist.get_world_size())]
     dist.all_gather(sizes, size)
     sizes = [int(s.item()) for s in sizes]
-    max_size = max(sizes)
-    if x.shape[0] < max_size:
-        pad = x.new_zeros((max_size - x.shape[0], ) + tuple(x.shape[1:]))
-        x = torch.cat([x, pad], dim=0)
-    out = [torch.empty_like(x) for _ in range(world)]
-    dist.all_gather(out, x.contiguous())
-    return torch.cat([o[:n] for o, n in zip(out, sizes)], dim=0), sizes
-
-
-class _GatherWithGradSum(torch.autograd.Function):
-
-    @staticmethod
-    def forward(ctx, x):
-        gathered, sizes = _all_gather_padded(x)
-        rank = dist.get_rank()
-        ctx.start = sum(sizes[:rank])
-        ctx.stop = ctx.start + sizes[rank]
-        return gathered
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad = grad.contiguous().clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.start:ctx.stop]
+    pad = x.new_zeros((max(sizes) - x.shape[0], ) + tuple(x.shape[1:]))
+    return torch.cat([x, pad]).contiguous(), sizes
 
 
 def gather_features(x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +51,13 @@ def gather_features(x: torch.Tensor) -> torch.Tensor:
         return x
     if not x.requires_grad:
         return gather_features_nograd(x)
-    return _GatherWithGradSum.apply(x)
+    x, sizes = _padded(x)
+    with warnings.catch_warnings():
+        # torch 2.14 marks it deprecated in favour of a private module
+        # (torch.distributed._functional_collectives); same semantics.
+        warnings.simplefilter('ignore', FutureWarning)
+        parts = dist_nn.all_gather(x)
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)])
 
 
 @torch.no_grad()
@@ -77,4 +65,7 @@ def gather_features_nograd(x: torch.Tensor) -> torch.Tensor:
     """All-gather along dim 0 without gradient (``x.detach()`` on one process)."""
     if get_rank_world()[1] == 1:
         return x.detach()
-    return _all_gather_padded(x.detach())[0]
+    x, sizes = _padded(x.detach())
+    parts = [torch.empty_like(x) for _ in sizes]
+    dist.all_gather(parts, x)
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)])

@@ -23,7 +23,8 @@ _base_ = [
 default_scope = 'mmdet'
 # ResLayerExtraNorm, PretrainedStrict, VOCDetectionAP and DetPreciseBNHook in
 # mmdet's registries.
-custom_imports = dict(imports=['mmfa.models.det'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmfa.evaluation.det_transfer'], allow_failed_imports=False)
 # nccl with a GPU, gloo without (tools/train.py); the wrapper is mmengine's DDP on
 # GPU and reverts SyncBN to BN for CPU runs
 env_cfg = dict(dist_cfg=dict(backend='auto'))

@@ -11,6 +11,8 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.engine.hooks.precise_bn_hook import scaled_all_reduce
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmfa.registry import HOOKS
+
 
 @torch.no_grad()
 def update_bn_stats_train_mode(model: torch.nn.Module, dataloader,
@@ -63,6 +65,7 @@ def update_bn_stats_train_mode(model: torch.nn.Module, dataloader,
     return len(bns)
 
 
+@HOOKS.register_module()
 class DetPreciseBNHook(Hook):
     """Precise BN before evaluation, as detectron2's ``TEST.PRECISE_BN``.
 
@@ -70,9 +73,12 @@ class DetPreciseBNHook(Hook):
     statistics of the SyncBN backbone and RoI head over 200 training iterations
     before each evaluation; Zhang et al., "Feature Augmentation for Self-supervised
     Contrastive Learning: A Closer Look", arXiv:2410.12396 (Table VI) use that
-    protocol. mmpretrain's ``PreciseBNHook`` does not fit a detector: it runs the
-    model in ``'tensor'`` mode (test-time proposals) and reads ``loader.batch_size``,
-    which is None with mmdet's ``AspectRatioBatchSampler``.
+    protocol. What the library lacks: mmpretrain's ``PreciseBNHook`` does not fit a
+    detector (it runs the model in ``'tensor'`` mode, i.e. test-time proposals, and
+    reads ``loader.batch_size``, which is None with mmdet's
+    ``AspectRatioBatchSampler``), and mmdet has none. Detection configs
+    (``default_scope='mmdet'``) find it after importing
+    :mod:`mmfa.evaluation.det_transfer`.
 
     Runs after the last training iteration and, if ``interval`` > 0, every
     ``interval`` iterations (as detectron2 does at every evaluation), with priority

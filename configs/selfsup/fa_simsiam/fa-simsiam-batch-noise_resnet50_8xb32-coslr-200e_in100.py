@@ -1,0 +1,2 @@
+_base_ = './fa-simsiam_resnet50_8xb32-coslr-200e_in100.py'
+model = dict(head=dict(augmenter=dict(type='MixupNoiseFA', noise='batch')))

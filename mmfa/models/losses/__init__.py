@@ -1,2 +1,0 @@
-# Copyright (c) mmfa contributors. All rights reserved.
-__all__ = []

@@ -1,4 +1,0 @@
-# Copyright (c) mmfa contributors. All rights reserved.
-from .mlp_neck import MLPNeck
-
-__all__ = ['MLPNeck']
