@@ -88,17 +88,24 @@ def test_mim_run_mmpretrain_print_config_on_an_mmfa_config(
     assert "type='mmfa.FeatureBankHook'" in out
 
 
+@pytest.mark.parametrize('config', [
+    PLUGIN_CONFIG,
+    # a paper config: mmfa type names without a scope prefix; the model base's
+    # _scope_='mmfa' lets mmpretrain's get_model find them
+    'configs/selfsup/fa_id/parallel-predictor-nn_resnet50_8xb64-accum8-'
+    'coslr-200e_in100.py',
+])
 def test_mim_run_mmpretrain_get_flops_on_an_mmfa_config(
-        installed_mmfa, tmp_path):
+        config, installed_mmfa, tmp_path):
     import mmfa  # noqa: F401
     from mmengine.config import Config
     from mmpretrain import get_model
 
-    cfg = osp.join(installed_mmfa, 'mmfa', '.mim', PLUGIN_CONFIG)
+    cfg = osp.join(installed_mmfa, 'mmfa', '.mim', config)
     out = _mim(['run', 'mmpretrain', 'get_flops', cfg, '--shape', '32'],
                tmp_path, installed_mmfa)
     # The parameter count of the FA model, counted here independently.
-    model = get_model(Config.fromfile(osp.join(ROOT, PLUGIN_CONFIG)))
+    model = get_model(Config.fromfile(osp.join(ROOT, config)))
     params = sum(p.numel() for p in model.parameters())
     assert f'Params: {params / 1e6:.3f}M' in out
     assert 'Input shape: (3, 32, 32)' in out

@@ -1,7 +1,9 @@
 # What every mmfa pre-training model shares: mmpretrain's self-supervised data
 # preprocessor (ImageNet mean/std, RGB) and a ResNet-50 with SyncBN (reverted to BN
-# when training on one process or on CPU).
+# when training on one process or on CPU). `_scope_='mmfa'` lets tools that build in
+# their own scope find mmfa's types, e.g. `mim run mmpretrain get_flops <config>`.
 model = dict(
+    _scope_='mmfa',
     data_preprocessor=dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
