@@ -24,7 +24,7 @@ model = dict(
         num_aug=1,
         temperature=0.1))
 
-# Feeds the feature bank after every iteration (docs/design.md §5).
+# Logs the feature bank (the model writes it; docs/design.md §5).
 custom_hooks = [dict(type='mmfa.FeatureBankHook')]
 
 # mmengine tags every typed dict of a 'pkg::' base with _scope_, and passes the

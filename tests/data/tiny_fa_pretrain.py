@@ -1,5 +1,5 @@
 # A tiny mmfa pre-training config for the launcher and preemption tests: a
-# Parallel-predictor-FA with NN feature augmentation (feature bank fed by
+# Parallel-predictor-FA with NN feature augmentation (feature bank logged by
 # FeatureBankHook), a narrow ResNet-18 on a folder of generated 32 px images
 # (data_root is set by the test), checkpoint-on-preemption and the mid-epoch
 # resumable epoch loop, as in the paper's pre-training configs.

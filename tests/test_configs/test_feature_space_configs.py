@@ -86,15 +86,16 @@ def test_leaf_loads_builds_and_trains_three_steps(path):
         model, dict(cfg.optim_wrapper, accumulative_counts=1))
     before = [p.detach().clone() for p in model.backbone.parameters()]
     g = torch.Generator().manual_seed(0)
-    for _ in range(3):
+    for step in range(3):
         data = dict(inputs=[torch.randint(0, 256, (4, 3, 32, 32),
                                           generator=g).float()
                             for _ in range(2)],
                     data_samples=None)
         losses = model.train_step(data, optim)
         assert torch.isfinite(losses['loss'])
+        # the training loss enqueued the step's positives (one per image)
         for bank in (m for m in model.modules() if isinstance(m, FeatureBank)):
-            bank.flush()  # the FeatureBankHook's job after every iteration
+            assert bank.num_received == 4 * (step + 1)
     moved = [not torch.equal(a, b.detach())
              for a, b in zip(before, model.backbone.parameters())]
     assert any(moved)

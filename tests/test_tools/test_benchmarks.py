@@ -108,7 +108,7 @@ def test_benchmark_train_report(tiny_configs, tmp_path, capsys):
     assert mask['phases']['bank_query']['max'] == 0
     assert nn['phases']['bank_query']['n'] == 1
     # bank: half filled up front, then 4 entries per step (warm-up, timed,
-    # memory step) flushed through the FeatureBankHook
+    # memory step) written by the training loss
     assert nn['bank_sizes'] == [256] and nn['bank_written'] == [128 + 3 * 4]
     # the NN config keeps exactly the bank (feats + ptr + num_written) on top
     # of the same network and optimizer state

@@ -11,8 +11,8 @@ tool measures both on a full bank (every entry written) of random unit vectors.
 
 Per (size, batch) it reports the median query time (top-k of N queries), the time
 per query-entry pair (constant when the scaling is linear), the time relative to the
-smallest bank against the size ratio, the enqueue time (``stash`` + ``flush``, the
-FeatureBankHook's path) and the query's peak extra memory next to the chunk bound
+smallest bank against the size ratio, the enqueue time (``enqueue``, called at the end
+of the training loss) and the query's peak extra memory next to the chunk bound
 and to what the full similarity matrix would take.
 
 Example::
@@ -97,8 +97,7 @@ def bench_cell(bank, n: int, args, device) -> dict:
         bank.query(queries, args.topk)
 
     def enqueue():
-        bank.stash(new)
-        bank.flush()
+        bank.enqueue(new)
 
     for _ in range(args.warmup):
         query()

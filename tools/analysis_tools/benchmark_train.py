@@ -12,14 +12,15 @@ Each config's model is built as the Runner builds it (``MODELS.build`` +
 process), its optimizer wrapper with mmengine's ``build_optim_wrapper``, and its
 ``FeatureBankHook`` from ``custom_hooks``. A step is exactly a Runner iteration's
 work: ``model.train_step(data, optim_wrapper)`` (preprocessing, forward, loss,
-backward, optimizer step), the bank hook's ``after_train_iter`` (flush), and reading
-the logged scalars (the message hub's ``.item()``, a host synchronisation).
+backward, optimizer step; the training loss enqueues into the feature bank), the
+bank hook's ``after_train_iter`` (warm-up switch and logging), and reading the logged
+scalars (the message hub's ``.item()``, a host synchronisation).
 
 The configs are timed INTERLEAVED: after a warm-up, each of ``--repeats`` rounds runs
 ``--iters`` steps of every config in turn (the order rotates each round), so slow
 drift of the machine (clock, other load) hits every config alike. The report gives,
 per config, the median and IQR of the step time, the phases (preprocess, forward,
-backward, optimizer, FA, bank query, bank flush), the peak memory of one step
+backward, optimizer, FA, bank query, bank enqueue), the peak memory of one step
 measured alone, and the ratios against the first config: the ratio of the medians
 and the median of the per-round paired ratios.
 
@@ -286,7 +287,8 @@ class ConfigBench:
             self.timer.wrap(aug, 'forward', 'fa')
         for bank in self.banks:
             self.timer.wrap(bank, 'query', 'bank_query')
-            self.timer.wrap(bank, 'flush', 'bank_flush')
+            # the enqueue at the end of the training loss (phase key kept)
+            self.timer.wrap(bank, 'enqueue', 'bank_flush')
 
         self.loader = self._iter = None
         if args.real_data:

@@ -14,29 +14,32 @@ __all__ = ['FeatureBankHook']
 
 @HOOKS.register_module()
 class FeatureBankHook(Hook):
-    """Feeds the feature banks of the NN FA methods and logs their state.
+    """Warm-up switch and logging of the feature banks of the NN FA methods.
 
     Zhang et al., "Feature Augmentation for Self-supervised Contrastive Learning: A
     Closer Look", arXiv:2410.12396 (NN and NN-noise FA, docs/design.md §5).
+
+    The model writes its banks itself: its training ``loss()`` enqueues the step's
+    positive-view projections after every query of the step. This hook only owns
+    what belongs to the training loop:
 
     - ``before_train``: finds every :class:`~mmfa.models.memories.FeatureBank` of the
       (unwrapped) model and enables its queries iff ``runner.iter >= warmup_iters``
       (so a resumed run continues where it stopped). A warm-up as long as the
       whole training (``warmup_iters >= max_iters``) is an error: FA would never
       run.
-    - ``after_train_iter``: flushes the features the model stashed during the
-      iteration into every bank (all-gathered over ranks), so the loss of iteration t
-      only sees features of iterations < t (with gradient accumulation this runs
-      after every micro-batch); updates the warm-up switch for the next iteration;
+    - ``after_train_iter``: updates the warm-up switch for the next iteration;
       every ``log_interval`` iterations writes ``bank/fill_ratio`` and
       ``bank/top1_sim`` (mean top-1 cosine similarity of the last query) to the
       message hub, so they appear in the training log (``bank<i>/...`` when the
-      model holds several banks).
+      model holds several banks). After the first iteration it warns once if a
+      bank received nothing (a model that never calls ``enqueue_for_bank``).
 
-    Add it with ``custom_hooks = [dict(type='FeatureBankHook')]``. mmfa's pre-training
-    runtime (``configs/_base_/selfsup_runtime.py``) adds it with
-    ``require_bank=False``, so that switching a config's FA method to NN is a one-key
-    change; the hook then idles for models without a bank.
+    Without the hook the banks are still written and queried (no warm-up, no
+    logged scalars). Add it with ``custom_hooks = [dict(type='FeatureBankHook')]``.
+    mmfa's pre-training runtime (``configs/_base_/selfsup_runtime.py``) adds it with
+    ``require_bank=False``, so that switching a config's FA method to NN is a
+    one-key change; the hook then idles for models without a bank.
 
     Args:
         warmup_iters (int): Iterations during which the banks are filled but not
@@ -64,7 +67,8 @@ class FeatureBankHook(Hook):
         self.log_interval = log_interval
         self.require_bank = require_bank
         self._banks: Optional[List[Tuple[str, FeatureBank]]] = None
-        self._checked_first_flush = False
+        # num_received of each bank before the first iteration (None: not checked)
+        self._received_at_start: Optional[List[int]] = None
 
     def _find_banks(self, runner) -> List[Tuple[str, FeatureBank]]:
         model = runner.model
@@ -96,24 +100,28 @@ class FeatureBankHook(Hook):
                 f'{max_iters} (e.g. custom_hooks=[dict(type="FeatureBankHook", '
                 'warmup_iters=...)]).')
         self._set_enabled(runner.iter)
+        self._received_at_start = [b.num_received for _, b in self._banks]
 
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
-        if self._banks is None:
+        if self._banks is None:  # before_train was not called
             self._banks = self._find_banks(runner)
-        for name, bank in self._banks:
-            written = bank.flush()
-            if written == 0 and not self._checked_first_flush:
-                print_log(
-                    f'FeatureBankHook: FeatureBank "{name}" received no features '
-                    'this iteration; the model must call bank.stash(...) with the '
-                    'positive-view projections in its training forward.',
-                    logger='current',
-                    level=logging.WARNING)
-        self._checked_first_flush = True
+        if self._received_at_start is not None:
+            for (name, bank), start in zip(self._banks,
+                                           self._received_at_start):
+                if bank.num_received == start:
+                    print_log(
+                        f'FeatureBankHook: FeatureBank "{name}" received no '
+                        'features in the first training iteration; the model '
+                        'must call head.enqueue_for_bank(...) (or '
+                        'bank.enqueue(...)) with the positive-view projections '
+                        'at the end of its training loss.',
+                        logger='current',
+                        level=logging.WARNING)
+            self._received_at_start = None
         # runner.iter is incremented after this hook: the next iteration is iter + 1.
         self._set_enabled(runner.iter + 1)
         if self.every_n_train_iters(runner, self.log_interval):

@@ -139,7 +139,7 @@ class PreemptionCheckpointHook(Hook):
       previous ones) that only records the signal: the model, optimizer and feature
       banks are consistent only between iterations, and collectives cannot be run
       from a signal handler.
-    - ``after_train_iter`` (lowest priority: after the feature banks are flushed,
+    - ``after_train_iter`` (lowest priority: after the feature banks are written,
       the LR scheduler stepped and ``CheckpointHook`` ran): the recorded signal is
       all-reduced over the ranks (MAX), so every rank decides to stop at the same
       iteration and none waits in a collective the others left. If set, and the

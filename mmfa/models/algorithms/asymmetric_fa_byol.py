@@ -23,7 +23,8 @@ class AsymmetricFABYOL(FABYOL):
     ``2 - 2 cos`` of l2-normalised vectors up to a constant, so the gradient is
     MSF's. The target EMA rises on a cosine from ``target_decay`` to
     ``target_decay_end`` (MSF keeps 0.99 constant: both 0.99). View 2's target
-    projections are stashed for the ``FeatureBankHook``.
+    projections are enqueued into the bank of the NN methods after the loss
+    (docs/design.md §5).
 
     Args:
         target_decay_end (float): The EMA coefficient tau at the end of
@@ -58,7 +59,7 @@ class AsymmetricFABYOL(FABYOL):
                 nn.Sequential(self.backbone, self.neck))
             proj_target = self.target_net(img_t)[0]
         out = self.head.loss(proj_online, proj_target)
-        self.head.stash_for_bank(proj_target)
+        self.head.enqueue_for_bank(proj_target)
         losses = dict(loss=2. * out['loss'])
         losses.update((k, v) for k, v in out.items() if k != 'loss')
         return losses

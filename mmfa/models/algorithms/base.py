@@ -19,8 +19,9 @@ class BaseFAInstanceDiscrimination(BaseSelfSupervisor):
     predictions p = predictor(z). Each subclass says which tensors form the original
     pair and which one feature augmentation replaces (:meth:`pair`); the
     ``FAContrastiveHead`` computes eq. 1/2 and owns the FA method, k, the free-loss,
-    stop-gradient and symmetric flags. The positive-view projections are stashed for
-    the ``FeatureBankHook``; the algorithm never writes the bank itself.
+    stop-gradient and symmetric flags. After the loss of both directions (every bank
+    query of the step) the positive-view projections are enqueued into the FA
+    method's bank, if it has one (docs/design.md §5).
 
     Args:
         backbone (dict): Backbone config (e.g. ResNet-50).
@@ -107,5 +108,5 @@ class BaseFAInstanceDiscrimination(BaseSelfSupervisor):
         losses = self.head.loss(directions)
         # The bank stores the projections z_i+ of the positive view (view 2 of
         # eq. 1's one-sided form), never predictions; one entry per image.
-        self.head.stash_for_bank(views[1]['z'])
+        self.head.enqueue_for_bank(views[1]['z'])
         return losses

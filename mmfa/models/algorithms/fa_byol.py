@@ -21,8 +21,8 @@ class FABYOL(BaseSelfSupervisor):
     pulled towards the target projection t+ of the other view and towards its FA
     copies FA_j(t+) (Parallel-predictor layout). The loss keeps mmpretrain's form
     ``2 * (loss_1 + loss_2)`` over the two directions, so with FA disabled it equals
-    mmpretrain's BYOL. The target projections of view 2 are stashed for the
-    ``FeatureBankHook``.
+    mmpretrain's BYOL. The target projections of view 2 are enqueued into
+    the bank of the NN methods after both directions' loss (docs/design.md §5).
 
     There is no stop-gradient flag: the target network is an EMA copy of the online
     network whose parameters the optimiser never updates (they do not require
@@ -93,7 +93,7 @@ class FABYOL(BaseSelfSupervisor):
             proj_target_v2 = self.target_net(img_v2)[0]
         out_1 = self.head.loss(proj_online_v1, proj_target_v2)
         out_2 = self.head.loss(proj_online_v2, proj_target_v1)
-        self.head.stash_for_bank(proj_target_v2)
+        self.head.enqueue_for_bank(proj_target_v2)
         losses = dict(loss=2. * (out_1['loss'] + out_2['loss']))
         for key in out_1:
             if key != 'loss':

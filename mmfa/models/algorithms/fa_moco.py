@@ -18,10 +18,9 @@ class FAMoCo(MoCo):
     mmpretrain's ``MoCo`` (momentum key encoder, queue of negatives, ShuffleBN);
     only the loss is new: the head must be an ``FAMoCoHead``, which adds FA copies
     of the key k as extra positives against the same queue negatives. With FA off
-    the loss is mmpretrain's MoCo loss on the same weights and inputs. The keys are
-    stashed for the ``FeatureBankHook`` (the bank of the NN methods holds keys, the
-    positive-view projections, docs/design.md §5); the queue is mmpretrain's,
-    written after the loss as in ``MoCo``.
+    the loss is mmpretrain's MoCo loss on the same weights and inputs. After the loss
+    the keys are enqueued into the bank of the NN methods (it holds keys, the
+    positive-view projections, docs/design.md §5), as mmpretrain's queue is.
 
     Args: see mmpretrain's ``MoCo`` (``queue_len``, ``feat_dim``, ``momentum``).
     """
@@ -53,6 +52,6 @@ class FAMoCo(MoCo):
             k = nn.functional.normalize(self.encoder_k(im_k)[0], dim=1)
             k = batch_unshuffle_ddp(k, idx_unshuffle)
         losses = self.head.fa_loss(q, k, self.queue)
-        self.head.stash_for_bank(k)
+        self.head.enqueue_for_bank(k)
         self._dequeue_and_enqueue(k)
         return losses

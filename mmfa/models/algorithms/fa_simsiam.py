@@ -21,7 +21,8 @@ class FASimSiam(SimSiam):
     ``0.5 * (loss_1 + loss_2)``, so with FA off it equals mmpretrain's SimSiam on
     the same weights (the predictor is ``head.predictor`` in both, so SimSiam's
     fixed predictor learning rate, ``SimSiamHook``, applies unchanged). View 2's
-    projections are stashed for the ``FeatureBankHook``.
+    projections are enqueued into the bank of the NN methods after both
+    directions' loss (docs/design.md §5).
 
     Args: see mmpretrain's ``SimSiam``.
     """
@@ -49,7 +50,7 @@ class FASimSiam(SimSiam):
         z2 = self.neck(self.backbone(inputs[1]))[0]
         out_1 = self.head.loss(z1, z2)
         out_2 = self.head.loss(z2, z1)
-        self.head.stash_for_bank(z2)
+        self.head.enqueue_for_bank(z2)
         losses = dict(loss=0.5 * (out_1['loss'] + out_2['loss']))
         for key in out_1:
             if key != 'loss':

@@ -25,7 +25,7 @@ class MixupNoiseFA(BaseFeatureAugmenter):
 
     - ``'nn'``: the j-th nearest entry of the method's own
       :class:`~mmfa.models.memories.FeatureBank` (built from ``bank``, only for this
-      noise; fed by the model and FeatureBankHook as for
+      noise; fed by the model's training loss as for
       :class:`NearestNeighborFA`). Until the bank holds ``num_aug`` entries, or
       during the hook's warm-up, the features are returned un-augmented (logged
       once).

@@ -18,12 +18,12 @@ class NearestNeighborFA(BaseFeatureAugmenter):
     Closer Look", arXiv:2410.12396, sec. 3 (the NNCLR positive, with k neighbours).
 
     The method owns its :class:`~mmfa.models.memories.FeatureBank` (``self.bank``);
-    the model stashes the positive-view projections into it after querying and
-    :class:`~mmfa.engine.FeatureBankHook` flushes them after each iteration, so a
-    sample is never its own neighbour within a step and entries never written are
-    never returned. Until the bank holds ``topk`` written entries, or while the
-    hook's warm-up keeps it disabled, the features are returned un-augmented
-    (repeated ``topk`` times) and this is logged once. The neighbours are detached
+    the model's training loss enqueues the positive-view projections into it after
+    every query of the step (docs/design.md §5), so a sample is never its own
+    neighbour within a step, and entries never written are never returned. Until
+    the bank holds ``topk`` written entries, or while the hook's warm-up keeps it
+    disabled, the features are returned un-augmented (repeated ``topk`` times) and
+    this is logged once. The neighbours are detached
     bank entries (l2-normalised), so no gradient flows through this branch.
 
     Args:

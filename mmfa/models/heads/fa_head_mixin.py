@@ -1,5 +1,5 @@
 # Copyright (c) mmfa contributors. All rights reserved.
-"""What the FA heads share: building the augmenter, augmenting, stashing for the bank,
+"""What the FA heads share: building the augmenter, augmenting, feeding the bank,
 and combining the original and FA loss terms (docs/design.md §3, §15)."""
 from typing import List, Optional, Union
 
@@ -112,12 +112,17 @@ class FAHeadMixin:
         """The positive side, detached when ``stop_grad``."""
         return feats.detach() if self.stop_grad else feats
 
-    def stash_for_bank(self, positive_proj: Tensor) -> None:
-        """Hand the positive-view projections to the bank (training only); the
-        ``FeatureBankHook`` enqueues them after the iteration."""
+    def enqueue_for_bank(self, positive_proj: Tensor) -> None:
+        """Write the step's positive-view projections into the bank, if the FA
+        method has one (docs/design.md §5).
+
+        The algorithm calls it once per training ``loss()``, after every loss term
+        of the step (every bank query, both directions of a symmetrised loss), on
+        every rank. The bank all-gathers and writes in training mode only.
+        """
         bank = self.feature_bank
-        if bank is not None and self.training:
-            bank.stash(positive_proj)
+        if bank is not None:
+            bank.enqueue(positive_proj)
 
     @property
     def replaces_positive(self) -> bool:

@@ -1,7 +1,7 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 """Ring-buffer feature bank of the NN FA methods (docs/design.md §5)."""
 import logging
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -23,19 +23,16 @@ class FeatureBank(nn.Module):
     Augmentation for Self-supervised Contrastive Learning: A Closer Look",
     arXiv:2410.12396 (the bank of NNCLR).
 
-    Life cycle of one training iteration (docs/design.md §5):
-
-    1. the model's forward *queries* the bank (through an FA module) and then calls
-       :meth:`stash` with the positive-view projections of the step, once per training
-       forward (concatenate the views if several are positives). The caller must only
-       stash in training mode; as a safety net :meth:`stash` is a no-op while the bank
-       is in eval mode, so validation forwards never reach the bank.
-    2. :class:`mmfa.engine.FeatureBankHook` calls :meth:`flush` after the iteration,
-       which enqueues what was stashed. Hence the loss of iteration t only sees
-       features of iterations < t and a sample is never its own neighbour.
-
-    A second :meth:`stash` without a :meth:`flush` in between means the hook is
-    missing; it raises instead of silently losing features.
+    Protocol of one training step (docs/design.md §5): the model's training
+    ``loss()`` first computes every loss term of the step, which *queries* the bank
+    (through an FA module; both directions of a symmetrised loss), and then, as its
+    last bank operation, calls :meth:`enqueue` with the positive-view projections of
+    the step (through ``FAHeadMixin.enqueue_for_bank``), once per training forward.
+    Hence the loss of step t only sees features of steps < t and a sample is never
+    its own neighbour; the neighbours returned by :meth:`query` are detached copies,
+    so writing the bank after the query cannot change what autograd saved.
+    :meth:`enqueue` is a no-op while the bank is in eval mode, so validation and
+    monitoring forwards never write.
 
     The bank lives in persistent buffers (``feats``, ``ptr``, ``num_written``), so it
     is saved in checkpoints and restored on resume. A checkpoint whose bank has
@@ -47,7 +44,9 @@ class FeatureBank(nn.Module):
     written are never returned by :meth:`query`.
 
     Under DDP :meth:`enqueue` all-gathers the features of every rank and writes them
-    in rank order, so every rank holds the identical bank. mmengine wraps models in
+    in rank order, so every rank holds the identical bank; every rank calls it in
+    every training forward (as mmpretrain's MoCo calls ``_dequeue_and_enqueue``), a
+    rank with an empty local batch included. mmengine wraps models in
     ``MMDistributedDataParallel(broadcast_buffers=False)``, so DDP does not overwrite
     the banks with rank 0's buffers (they are identical anyway); keep
     ``broadcast_buffers=False`` in a custom ``model_wrapper_cfg``.
@@ -67,6 +66,10 @@ class FeatureBank(nn.Module):
         query_enabled (bool): Whether the FA methods may query the bank; set by
             FeatureBankHook (False during its warm-up), True by default.
         last_top1_sim (float): Mean top-1 cosine similarity of the last query.
+        num_received (int): Features received by :meth:`enqueue` in training mode
+            since the bank was built, summed over ranks (a host count, not
+            checkpointed); FeatureBankHook checks with it that the model feeds
+            the bank.
     """
 
     # Its buffers' shapes are checked here, not by the generic checkpoint-key check.
@@ -96,7 +99,7 @@ class FeatureBank(nn.Module):
         self._num_written_host = 0
         # Set by FeatureBankHook (False during its warm-up); the FA methods check it.
         self.query_enabled = True
-        self._pending: List[Tensor] = []
+        self.num_received = 0
         self._last_top1 = None
 
     def extra_repr(self) -> str:
@@ -173,11 +176,6 @@ class FeatureBank(nn.Module):
             return float('nan')
         return float(self._last_top1)
 
-    @property
-    def num_pending(self) -> int:
-        """Number of local features stashed and not yet flushed."""
-        return sum(x.shape[0] for x in self._pending)
-
     def _check_feats(self, feats: Tensor, what: str) -> None:
         if feats.dim() != 2 or feats.shape[1] != self.dim:
             raise ValueError(
@@ -247,60 +245,31 @@ class FeatureBank(nn.Module):
         return best_vals, neighbours
 
     @torch.no_grad()
-    def stash(self, feats: Tensor) -> None:
-        """Keep this step's positive-view projections until :meth:`flush`.
-
-        Call once per training forward, in training mode only (a no-op in eval mode).
-
-        Args:
-            feats (Tensor): Projections (N, dim); stored detached and l2-normalised.
-
-        Raises:
-            RuntimeError: If features stashed by an earlier forward were never flushed.
-        """
-        if not self.training:
-            return
-        self._check_feats(feats, 'stash')
-        if self._pending:
-            raise RuntimeError(
-                'FeatureBank.stash was called again before the features stashed by '
-                'the previous training step were flushed into the bank: the '
-                'FeatureBankHook is missing. Add dict(type="FeatureBankHook") to '
-                'custom_hooks in the config (and stash once per training forward).')
-        self._pending.append(F.normalize(feats.detach().to(self.feats.dtype), dim=1))
-
-    @torch.no_grad()
-    def flush(self) -> int:
-        """Enqueue everything stashed (called by FeatureBankHook on every rank).
-
-        Returns:
-            int: Number of features written, summed over ranks.
-        """
-        if self._pending:
-            feats = torch.cat(self._pending, dim=0)
-        else:
-            # Still take part in the all-gather: other ranks may have stashed.
-            feats = self.feats.new_zeros((0, self.dim))
-        self._pending = []
-        return self.enqueue(feats)
-
-    @torch.no_grad()
     def enqueue(self, feats: Tensor) -> int:
         """Write features at ``ptr`` (all ranks' features, in rank order, under DDP).
 
+        Called by the model at the end of its training loss, after every query of the
+        step, on every rank (a collective under DDP). A no-op returning 0 in eval
+        mode, so validation and monitoring forwards never write (and, all ranks
+        being in the same mode, never start the collective).
+
         Writing wraps around the end of the bank, so ``size`` need not be a multiple
         of the batch; if more than ``size`` features arrive at once, the last
-        ``size`` are kept. Features are stored l2-normalised and detached.
+        ``size`` are kept. Features are stored l2-normalised and detached, in the
+        bank's dtype (fp32, also under autocast).
 
         Args:
             feats (Tensor): Local features (N, dim), N may be 0.
 
         Returns:
-            int: Number of features received, summed over ranks.
+            int: Number of features received, summed over ranks (0 in eval mode).
         """
         self._check_feats(feats, 'enqueue')
+        if not self.training:
+            return 0
         feats = gather_features_nograd(feats.detach().to(self.feats.device))
         total = feats.shape[0]
+        self.num_received += total
         if total == 0:
             return 0
         feats = F.normalize(feats.to(self.feats.dtype), dim=1)

@@ -8,7 +8,7 @@ its slice, so a loss computed on every rank over the gathered batch gives each r
 the same gradient as one process computing the loss over the concatenated batch
 (mmpretrain's ``GatherLayer`` keeps only the local gradient). What torch lacks and
 this module adds: the identity on a single process, local batches of different sizes
-(padded to the largest, then trimmed; e.g. a feature-bank flush where a rank has
+(padded to the largest, then trimmed; e.g. a feature-bank write where a rank has
 nothing pending) and a no-gradient path.
 """
 import warnings

@@ -22,7 +22,7 @@ BANK_SIZE = 5  # not a multiple of the batch (2): the ring wraps
 
 
 class _TinyBankModel(BaseModel):
-    """A projector, an NN FA owning a FeatureBank, stashing as a real model does."""
+    """A projector, an NN FA owning a FeatureBank, enqueuing as a real model does."""
 
     def __init__(self, bank_size=BANK_SIZE):
         super().__init__()
@@ -35,9 +35,8 @@ class _TinyBankModel(BaseModel):
         if mode != 'loss':
             return z
         pos = self.fa(F.normalize(z, dim=1).detach())  # query first ...
-        if self.training:
-            self.fa.bank.stash(z)  # ... then stash this step's positives
         loss = -(F.normalize(z, dim=1).unsqueeze(1) * pos).sum(2).mean()
+        self.fa.bank.enqueue(z)  # ... then enqueue this step's positives
         return dict(loss=loss)
 
 
@@ -117,6 +116,16 @@ def test_runner_training_and_checkpoint_resume(tmp_path):
     assert recorder2.at_start == (3, True)
 
 
+def test_the_model_writes_its_bank_without_the_hook(tmp_path):
+    """The training loss enqueues; the hook only adds the warm-up and the log."""
+    runner = _runner(tmp_path, [])
+    runner.train()
+    bank = runner.model.fa.bank
+    assert int(bank.ptr) == 6 % BANK_SIZE and int(bank.num_written) == BANK_SIZE
+    assert bank.num_received == 6
+    assert 'train/bank/fill_ratio' not in runner.message_hub.log_scalars
+
+
 def _fake_runner(model, it=0):
     return SimpleNamespace(
         model=model,
@@ -124,7 +133,7 @@ def _fake_runner(model, it=0):
         message_hub=MessageHub.get_instance(f'fbhook-{uuid.uuid4().hex}'))
 
 
-def test_warmup_switch_flush_and_log_interval():
+def test_warmup_switch_and_log_interval():
     model = nn.ModuleDict(
         dict(a=NearestNeighborFA(bank=dict(type='FeatureBank', size=10, dim=3)),
              b=NearestNeighborFA(bank=dict(type='FeatureBank', size=4, dim=3))))
@@ -138,10 +147,9 @@ def test_warmup_switch_flush_and_log_interval():
     for it in range(3):
         runner.iter = it
         for bank in banks:
-            bank.stash(torch.randn(3, 3))
+            bank.enqueue(torch.randn(3, 3))  # the model's training loss
         hook.after_train_iter(runner, it)
         enabled.append(banks[0].query_enabled)
-        assert [b.num_pending for b in banks] == [0, 0]
     assert enabled == [False, True, True]  # queried from iteration 2 on
     assert int(banks[0].num_written) == 9 and int(banks[1].num_written) == 4
     hub = runner.message_hub
@@ -173,7 +181,7 @@ def test_model_without_bank_is_an_error():
     assert 'train/bank/fill_ratio' not in runner.message_hub.log_scalars
 
 
-def test_warns_when_the_model_never_stashes():
+def test_warns_when_the_model_never_enqueues():
     model = NearestNeighborFA(bank=dict(type='FeatureBank', size=4, dim=3))
     hook = FeatureBankHook()
     runner = _fake_runner(model)

@@ -318,11 +318,110 @@ def test_every_algorithm_and_fa_method_trains(layout, method):
         assert torch.isfinite(out['loss'])
         out['loss'].backward()
         bank = model.head.feature_bank
-        if bank is not None:
-            bank.flush()  # what FeatureBankHook does after each iteration
+        if bank is not None:  # the training loss enqueued the step's positives
             assert int(bank.num_written) == 4 * (step + 1)
     grads = [p.grad for p in model.backbone.parameters()]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize('layout', ['ParallelPredictorFA', 'FABYOL'])
+def test_symmetrised_step_queries_the_bank_before_its_enqueue(layout):
+    """Both directions of a symmetrised step query the bank before the step writes
+    it (docs/design.md §5). With two identical views the positive of direction 2
+    equals the projection the step stores, so a write before the last query would
+    make that query return the sample itself (cosine 1)."""
+    aug = dict(type='NearestNeighborFA',
+               bank=dict(type='FeatureBank', size=64, dim=32))
+    model = build(byol_cfg(aug) if layout == 'FABYOL' else id_cfg(layout, aug))
+    bank = model.head.feature_bank
+    bank.enqueue(torch.randn(8, 32, generator=torch.Generator().manual_seed(5)))
+    queried, top1 = [], []
+    query = bank.query
+
+    def recording(feats, k, chunk_size=None):
+        sims, neighbours = query(feats, k, chunk_size)
+        queried.append(feats.detach().clone())
+        top1.append(sims[:, 0].clone())
+        return sims, neighbours
+
+    bank.query = recording
+    img = views(n=4, size=32)[0]
+    model.loss([img, img], None)
+    assert len(queried) == 2  # one query per direction
+    assert all(float(t.max()) < 0.99 for t in top1), top1
+    assert int(bank.num_written) == 8 + 4  # one entry per image, once per step
+    # the step's write holds the last query's features: written before that
+    # query, they would have been its top-1 neighbours
+    sims, _ = query(queried[-1], 1)
+    torch.testing.assert_close(sims[:, 0], torch.ones(4))
+
+
+def test_eval_forwards_never_write_the_bank():
+    """Only training losses write: a loss or feature extraction in eval mode (as
+    validation and KNNMonitorHook run) leaves the bank bitwise unchanged."""
+    aug = dict(type='NearestNeighborFA',
+               bank=dict(type='FeatureBank', size=64, dim=32))
+    model = build(id_cfg('ParallelPredictorFA', aug))
+    bank = model.head.feature_bank
+    bank.enqueue(torch.randn(8, 32, generator=torch.Generator().manual_seed(6)))
+    state = {k: v.clone() for k, v in bank.state_dict().items()}
+    x = views(n=4, size=32)
+    model.eval()
+    with torch.no_grad():
+        model.loss(x, None)
+        model(x[0], mode='tensor')
+    for k, v in bank.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    assert bank.num_received == 8
+    model.train()
+    model.loss(x, None)
+    assert int(bank.num_written) == 8 + 4
+
+
+def _ddp_bank_worker(rank, world_size, size, batches, steps):
+    """DDP training steps of an NN model with per-rank batch sizes; returns the
+    bank and the positive-view projections (view 2's neck output) of each step."""
+    from mmengine.optim import OptimWrapper
+
+    from mmfa.engine.wrappers import MMFADistributedDataParallel
+    from mmfa.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    aug = dict(type='NearestNeighborFA',
+               bank=dict(type='FeatureBank', size=size, dim=32))
+    model = build(id_cfg('ParallelPredictorFA', aug))
+    positives = []
+    model.neck.register_forward_hook(
+        lambda mod, inp, out: positives.append(out[0].detach().clone()))
+    ddp = MMFADistributedDataParallel(model)
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    for step in range(steps):
+        x = views(n=batches[rank], size=32, seed=10 * step + rank)
+        ddp.train_step(dict(inputs=x, data_samples=None), optim)
+    bank = model.head.feature_bank
+    # the neck runs on view 1, then view 2 (the positives), every step
+    return dict(feats=bank.feats.clone(), ptr=int(bank.ptr),
+                num_written=int(bank.num_written), positives=positives[1::2])
+
+
+def test_ddp_banks_are_identical_and_rank_ordered(tmp_path):
+    """Under DDP every rank's training loss enqueues (an all-gather inside the
+    forward): after several steps with different per-rank batches every rank
+    holds the same bank, the steps' positives in (step, rank) order."""
+    from tests.utils.dist import run_distributed
+    size, batches, steps = 16, [3, 2], 4  # 20 entries into 16: the ring wraps
+    res = run_distributed(_ddp_bank_worker, tmp_path, size=size,
+                          batches=batches, steps=steps)
+    assert torch.equal(res[0]['feats'], res[1]['feats'])
+    rows = [F.normalize(res[rank]['positives'][step][i], dim=0)
+            for step in range(steps) for rank in range(2)
+            for i in range(batches[rank])]
+    expected = torch.zeros(size, 32)
+    for j, row in enumerate(rows):
+        expected[j % size] = row
+    for r in res:
+        assert r['ptr'] == len(rows) % size and r['num_written'] == size
+        torch.testing.assert_close(r['feats'], expected)
 
 
 @pytest.mark.parametrize('layout', ['ParallelPredictorFA', 'FABYOL'])

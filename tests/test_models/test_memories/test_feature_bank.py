@@ -88,54 +88,47 @@ def test_wrap_around_order_and_overflow():
     assert bank.fill_ratio == 1.0
 
 
-def test_stash_flush_and_no_self_neighbour():
+def test_query_then_enqueue_and_no_self_neighbour():
     g = torch.Generator().manual_seed(2)
     bank = FeatureBank(size=100, dim=16)
     old = torch.randn(10, 16, generator=g)
     bank.enqueue(old)
     batch = torch.randn(4, 16, generator=g, requires_grad=True)
-    bank.stash(batch * 2)
-    assert bank.num_pending == 4 and int(bank.num_written) == 10
-    # query before flush (the order within a step): only older entries come back
+    # query before enqueue (the order within a step): only older entries come back
     sims, neighbours = bank.query(batch, k=3)
     ref_vals, ref_idx = _brute_force_topk(old, batch.detach(), 3)
     torch.testing.assert_close(neighbours, F.normalize(old, dim=1)[ref_idx])
     assert (sims < 1 - 1e-4).all()
-    assert bank.flush() == 4
-    assert bank.num_pending == 0 and int(bank.num_written) == 14
+    kept = neighbours.clone()
+    assert bank.enqueue(batch * 2) == 4
+    assert int(bank.num_written) == 14 and bank.num_received == 14
+    # the queried neighbours are copies: the later write did not change them
+    assert torch.equal(neighbours, kept)
     # stored detached and l2-normalised
     assert not bank.feats.requires_grad
     torch.testing.assert_close(bank.feats[10:14],
                                F.normalize(batch.detach(), dim=1))
-    # after the flush the sample is its own nearest neighbour
+    # after the enqueue the sample is its own nearest neighbour
     sims, _ = bank.query(batch, k=1)
     torch.testing.assert_close(sims[:, 0], torch.ones(4))
 
 
-def test_second_stash_without_flush_raises():
-    bank = FeatureBank(size=10, dim=3)
-    bank.stash(torch.randn(2, 3))
-    with pytest.raises(RuntimeError, match='FeatureBankHook') as err:
-        bank.stash(torch.randn(2, 3))
-    assert 'custom_hooks' in str(err.value)
-    # nothing stashed was lost
-    assert bank.num_pending == 2
-
-
-def test_stash_is_noop_in_eval_mode():
+def test_enqueue_is_noop_in_eval_mode():
     bank = FeatureBank(size=10, dim=3)
     bank.eval()
     with torch.no_grad():
-        bank.stash(torch.randn(2, 3))
-        bank.stash(torch.randn(2, 3))
-    assert bank.num_pending == 0
-    assert bank.flush() == 0 and int(bank.num_written) == 0
+        assert bank.enqueue(torch.randn(2, 3)) == 0
+        assert bank.enqueue(torch.randn(2, 3)) == 0
+    assert int(bank.num_written) == 0 and int(bank.ptr) == 0
+    assert not bank.feats.any() and bank.num_received == 0
+    bank.train()
+    assert bank.enqueue(torch.randn(2, 3)) == 2 and int(bank.num_written) == 2
 
 
 def test_dim_mismatch_is_reported():
     bank = FeatureBank(size=10, dim=3)
     with pytest.raises(ValueError, match='dim=4'):
-        bank.stash(torch.randn(2, 4))
+        bank.enqueue(torch.randn(2, 4))
     bank.enqueue(torch.randn(2, 3))
     with pytest.raises(ValueError, match=r'\(N, 3\)'):
         bank.query(torch.randn(2, 4), k=1)
@@ -200,20 +193,18 @@ def test_million_entry_query_peak_memory():
 
 
 def _two_rank_bank(rank, world_size):
-    """Each rank stashes distinct features; returns the bank after the flushes."""
+    """Each rank enqueues distinct features; returns the bank after each step."""
     dim = 4
     bank = FeatureBank(size=7, dim=dim)
     sizes = [3, 2]  # unequal on purpose
     results = {}
     for step in range(3):
-        # step 1: rank 1 has nothing stashed but must take part in the gather
+        # step 1: rank 1 has an empty batch but must take part in the gather
         n = 0 if (step == 1 and rank == 1) else sizes[rank]
-        if n:
-            feats = torch.full((n, dim), 0.)
-            feats[:, 0] = 1
-            feats[:, 1] = 100 * step + 10 * rank + torch.arange(n)  # identifiable
-            bank.stash(feats)
-        results[f'written{step}'] = bank.flush()
+        feats = torch.full((n, dim), 0.)
+        feats[:, 0] = 1
+        feats[:, 1] = 100 * step + 10 * rank + torch.arange(n)  # identifiable
+        results[f'written{step}'] = bank.enqueue(feats)
         results[f'feats{step}'] = bank.feats.clone()
         results[f'ptr{step}'] = int(bank.ptr)
         results[f'num_written{step}'] = int(bank.num_written)
@@ -222,7 +213,7 @@ def _two_rank_bank(rank, world_size):
 
 def test_two_process_bank_is_identical_and_rank_ordered(tmp_path):
     res = run_distributed(_two_rank_bank, tmp_path, world_size=2)
-    # expected: everything stashed, in (step, rank, index) order, into a ring of 7
+    # expected: everything enqueued, in (step, rank, index) order, into a ring of 7
     batches = []
     for step in range(3):
         rows = []
@@ -278,8 +269,7 @@ def test_bank_stays_fp32_and_topk_exact_under_autocast():
         1e-2 * torch.randn(512, 32, generator=gen), dim=1)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         bank.train()
-        bank.stash(entries.to(torch.bfloat16))
-        bank.flush()
+        bank.enqueue(entries.to(torch.bfloat16))
     assert bank.feats.dtype == torch.float32
     # entries were rounded to bf16 on the way in (what the model produced), then
     # kept in fp32: the reference scores what the bank holds
