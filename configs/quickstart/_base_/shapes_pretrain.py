@@ -15,11 +15,13 @@ feat_dim = 64
 
 
 def _view(blur_prob, solarize_prob):
-    """BYOL's view (blur / solarize probabilities per view) with a full-circle,
-    luma-keeping hue jitter: object and background colours are random per image,
-    an instance shortcut that BYOL's weak jitter leaves open, and the usual HSV hue
-    jitter at this strength changes luma, so random grayscale then hides the shape
-    in many views (docs/design.md, "Quickstart recipe")."""
+    """BYOL's view (blur / solarize probabilities per view, brightness and
+    contrast 0.4) with saturation 0.4 and a full-circle, luma-keeping hue jitter:
+    object and background colours are random per image, an instance shortcut
+    that BYOL's weak hue jitter leaves open, and the usual HSV hue jitter at this
+    strength changes luma, so random grayscale then hides the shape in many views
+    (docs/design.md §14: stronger brightness / contrast / saturation, 0.8, made
+    the result depend on the seed)."""
     view = [
         dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.6, 1.)),
         dict(type='RandomFlip', prob=0.5),
@@ -28,9 +30,9 @@ def _view(blur_prob, solarize_prob):
             transforms=[
                 dict(
                     type='ColorJitter',
-                    brightness=0.8,
-                    contrast=0.8,
-                    saturation=0.8,
+                    brightness=0.4,
+                    contrast=0.4,
+                    saturation=0.4,
                     hue=0.5,
                     hue_space='yiq')
             ],
