@@ -27,6 +27,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 QS = 'configs/quickstart'
@@ -91,6 +92,13 @@ def parse_args(argv=None):
         '--pretrain-epochs',
         type=int,
         help='pre-training epochs, >= 3 (default: 45, 2 with --tiny)')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=None,
+        help='rows to run at the same time (each row is a chain of tool '
+        'processes; default 1, 2 with --tiny, whose short runs are bound by '
+        'the processes\' start-up)')
     parser.add_argument('--seed', type=int, default=0, help='first seed')
     parser.add_argument(
         '--seeds',
@@ -228,6 +236,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.seeds < 1:
         raise SystemExit('--seeds must be >= 1')
+    jobs = args.jobs if args.jobs is not None else 2 if args.tiny else 1
+    if jobs < 1:
+        raise SystemExit('--jobs must be >= 1')
     import torch
     use_gpu = args.device == 'cuda' or (args.device == 'auto'
                                         and torch.cuda.is_available())
@@ -268,11 +279,9 @@ def main(argv=None):
     voc_root = osp.join(data, 'voc') + '/'
     stages = Stages(args, size, cls_root, voc_root, threads)
 
-    runs = {}  # (method, seed) -> row
-    refs = {}  # reference name -> row
-    if not args.no_references:
+    def untrained_rows():
         banner('2/5 reference rows: raw pixels, random init, supervised')
-        refs['raw pixels'] = dict(knn_top1=raw_pixel_knn(cls_root))
+        refs = {'raw pixels': dict(knn_top1=raw_pixel_knn(cls_root))}
         print(f'[quickstart] raw-pixel kNN top-1: '
               f'{refs["raw pixels"]["knn_top1"]:.1f}', flush=True)
         rand_ckpt = random_init_checkpoint(
@@ -281,6 +290,9 @@ def main(argv=None):
         refs['random init'] = stages.evaluate(
             'random init', rand_ckpt, osp.join(work, 'random_init'),
             args.seed)
+        return refs
+
+    def supervised_row():
         sup_dir = osp.join(work, 'supervised')
         run([
             'tools/train.py', SUPERVISED, '--work-dir',
@@ -290,43 +302,66 @@ def main(argv=None):
             f'default_hooks.checkpoint.interval={size["sup_epochs"]}',
             f'randomness.seed={args.seed}'
         ] + stages.data_opts, osp.join(sup_dir, 'train.log'), threads)
-        refs['supervised'] = stages.evaluate(
-            'supervised', latest_checkpoint(osp.join(sup_dir, 'train')),
-            sup_dir, args.seed)
+        return {
+            'supervised':
+            stages.evaluate('supervised',
+                            latest_checkpoint(osp.join(sup_dir, 'train')),
+                            sup_dir, args.seed)
+        }
 
-    for seed in seeds:
-        for i, method in enumerate(args.methods):
-            tag = method if len(seeds) == 1 else f'{method}/seed{seed}'
-            banner(f'3/5 pre-training {i + 1}/{len(args.methods)}: {method}, '
-                   f'seed {seed}')
-            out = osp.join(work, method if len(seeds) == 1 else
-                           osp.join(method, f'seed{seed}'))
-            wd = osp.join(out, 'pretrain')
-            epochs = size['pretrain_epochs']
-            hook = f'custom_hooks.{knn_hook_index(PRETRAIN[method])}'
-            knn_opts = [
-                f'{hook}.{loader}.dataset.data_root={cls_root}'
-                for loader in ('train_dataloader', 'val_dataloader')
-            ]
-            run([
-                'tools/train.py', f'{QS}/{PRETRAIN[method]}', '--work-dir', wd,
-                '--cfg-options',
-                f'train_dataloader.dataset.data_root={cls_root}',
-                f'train_cfg.max_epochs={epochs}',
-                f'{hook}.interval={size["knn_interval"]}',
-                f'default_hooks.checkpoint.interval={epochs}',
-                f'randomness.seed={seed}'
-            ] + knn_opts, osp.join(out, 'pretrain.log'), threads)
-            log, records = json_records(wd)
-            curve = [(r['epoch'], r['knn/top1']) for r in records
-                     if 'knn/top1' in r]
-            loss = [(r['iter'], r['loss']) for r in records if 'loss' in r]
-            banner(f'4/5 evaluating {tag}')
-            # The monitor's last kNN is knn_eval's protocol on the final weights.
-            row = stages.evaluate(tag, latest_checkpoint(wd), out, seed,
-                                  knn=curve[-1][1] if curve else None)
-            row.update(pretrain_log=log, knn_curve=curve, loss_curve=loss)
-            runs[(method, seed)] = row
+    def pretrain_and_evaluate(seed, i, method):
+        tag = method if len(seeds) == 1 else f'{method}/seed{seed}'
+        banner(f'3/5 pre-training {i + 1}/{len(args.methods)}: {method}, '
+               f'seed {seed}')
+        out = osp.join(work, method if len(seeds) == 1 else
+                       osp.join(method, f'seed{seed}'))
+        wd = osp.join(out, 'pretrain')
+        epochs = size['pretrain_epochs']
+        hook = f'custom_hooks.{knn_hook_index(PRETRAIN[method])}'
+        knn_opts = [
+            f'{hook}.{loader}.dataset.data_root={cls_root}'
+            for loader in ('train_dataloader', 'val_dataloader')
+        ]
+        run([
+            'tools/train.py', f'{QS}/{PRETRAIN[method]}', '--work-dir', wd,
+            '--cfg-options',
+            f'train_dataloader.dataset.data_root={cls_root}',
+            f'train_cfg.max_epochs={epochs}',
+            f'{hook}.interval={size["knn_interval"]}',
+            f'default_hooks.checkpoint.interval={epochs}',
+            f'randomness.seed={seed}'
+        ] + knn_opts, osp.join(out, 'pretrain.log'), threads)
+        log, records = json_records(wd)
+        curve = [(r['epoch'], r['knn/top1']) for r in records
+                 if 'knn/top1' in r]
+        loss = [(r['iter'], r['loss']) for r in records if 'loss' in r]
+        banner(f'4/5 evaluating {tag}')
+        # The monitor's last kNN is knn_eval's protocol on the final weights.
+        row = stages.evaluate(tag, latest_checkpoint(wd), out, seed,
+                              knn=curve[-1][1] if curve else None)
+        row.update(pretrain_log=log, knn_curve=curve, loss_curve=loss)
+        return row
+
+    # Each row is a chain of tool processes; with jobs > 1 independent rows
+    # overlap (the rows and their numbers do not depend on it).
+    runs = {}  # (method, seed) -> row
+    refs = {}  # reference name -> row
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        ref_futures = [] if args.no_references else [
+            pool.submit(untrained_rows),
+            pool.submit(supervised_row)
+        ]
+        futures = {(method, seed): pool.submit(pretrain_and_evaluate, seed,
+                                               i, method)
+                   for seed in seeds
+                   for i, method in enumerate(args.methods)}
+        for f in ref_futures:
+            refs.update(f.result())
+        runs = {key: f.result() for key, f in futures.items()}
+    finally:
+        # a failed row stops the job: the rows not started yet are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
     banner('5/5 results')
     write_report(args, size, preset, refs, runs, seeds, work,
