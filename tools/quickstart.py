@@ -560,6 +560,13 @@ def make_plots(refs, runs, rows, methods, seeds, work, args):
     import numpy as np
     plots = []
 
+    def save(fig, ax, name, caption, **legend):
+        ax.legend(**legend)
+        fig.tight_layout()
+        fig.savefig(osp.join(work, name), dpi=100)
+        plt.close(fig)
+        plots.append((name, caption))
+
     fig, ax = plt.subplots(figsize=(7, 4))
     for method in methods:
         curves = [runs[(method, s)]['knn_curve'] for s in seeds
@@ -580,11 +587,7 @@ def make_plots(refs, runs, rows, methods, seeds, work, args):
     ax.set_xlabel('pre-training epoch')
     ax.set_ylabel('kNN top-1 (%)')
     ax.set_title('kNN top-1 during pre-training (KNNMonitorHook)')
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(osp.join(work, 'knn_curve.png'), dpi=100)
-    plt.close(fig)
-    plots.append(('knn_curve.png', 'kNN top-1 over epochs, per method'))
+    save(fig, ax, 'knn_curve.png', 'kNN top-1 over epochs, per method')
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for method in methods:
@@ -595,11 +598,7 @@ def make_plots(refs, runs, rows, methods, seeds, work, args):
     ax.set_xlabel('iteration')
     ax.set_ylabel('loss')
     ax.set_title(f'pre-training loss (seed {seeds[0]})')
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(osp.join(work, 'pretrain_loss.png'), dpi=100)
-    plt.close(fig)
-    plots.append(('pretrain_loss.png', 'pre-training loss'))
+    save(fig, ax, 'pretrain_loss.png', 'pre-training loss')
 
     fig, ax = plt.subplots(figsize=(9, 4))
     names = list(rows)
@@ -618,11 +617,8 @@ def make_plots(refs, runs, rows, methods, seeds, work, args):
     ax.set_ylabel('%')
     ax.set_title('mmfa quickstart' + (f' (mean ± std over {len(seeds)} seeds)'
                                       if len(seeds) > 1 else ''))
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(osp.join(work, 'results.png'), dpi=100)
-    plt.close(fig)
-    plots.append(('results.png', 'results per row, error bars over seeds'))
+    save(fig, ax, 'results.png', 'results per row, error bars over seeds',
+         fontsize=8)
 
     fa = [m for m in methods if m != 'baseline']
     shown = [m for m in methods if m == 'baseline']

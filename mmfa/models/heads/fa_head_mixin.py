@@ -128,7 +128,7 @@ class FAHeadMixin:
     def replaces_positive(self) -> bool:
         """Whether the original term stays out of the loss (``'replace'``); a
         head then computes it without gradient, for the log only."""
-        return getattr(self, 'fa_mode', 'add') == 'replace'
+        return self.fa_mode == 'replace'
 
     def combine(self, loss_orig: Tensor,
                 loss_fa: Union[List[Tensor], None]) -> Tensor:
