@@ -617,8 +617,8 @@ def make_plots(refs, runs, rows, methods, seeds, work, args):
     ax.set_ylabel('%')
     ax.set_title('mmfa quickstart' + (f' (mean ± std over {len(seeds)} seeds)'
                                       if len(seeds) > 1 else ''))
-    save(fig, ax, 'results.png', 'results per row, error bars over seeds',
-         fontsize=8)
+    save(fig, ax, 'results.png', 'results per row' +
+         (', error bars over seeds' if len(seeds) > 1 else ''), fontsize=8)
 
     fa = [m for m in methods if m != 'baseline']
     shown = [m for m in methods if m == 'baseline']
