@@ -28,6 +28,7 @@ from mmpretrain.registry import VISBACKENDS as MMPRETRAIN_VISBACKENDS
 from mmpretrain.registry import VISUALIZERS as MMPRETRAIN_VISUALIZERS
 from mmpretrain.registry import \
     WEIGHT_INITIALIZERS as MMPRETRAIN_WEIGHT_INITIALIZERS
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
     'PARAM_SCHEDULERS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS',
     'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'BATCH_AUGMENTS', 'TASK_UTILS',
-    'METRICS', 'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS'
+    'METRICS', 'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS', 'FUNCTIONS'
 ]
 
 #######################################################################
@@ -83,6 +84,10 @@ DATA_SAMPLERS = Registry(
     locations=['mmfa.datasets'])
 TRANSFORMS = Registry(
     'transform', parent=MMPRETRAIN_TRANSFORMS, locations=['mmfa.datasets'])
+# collate functions (mmpretrain has no FUNCTIONS child: mmengine's is the parent,
+# so type='default_collate' still resolves)
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, locations=['mmfa.datasets'])
 
 #######################################################################
 #                           mmfa.models                               #

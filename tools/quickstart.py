@@ -251,9 +251,13 @@ def main(argv=None):
             raise SystemExit('--pretrain-epochs must be >= 3 (two warm-up '
                              'epochs, then the cosine schedule)')
         size['pretrain_epochs'] = args.pretrain_epochs
-    # With the views made on the training device, the loader workers only decode:
-    # the main process can use both cores of a small CPU.
-    threads = 1 if args.tiny else min(2, os.cpu_count() or 1)
+    # Math threads of the tools (more than the cores beside the loader workers
+    # make small convolutions much slower). Pre-training's loader worker makes
+    # the views (batch_view_collate) on one core while the step runs: the
+    # training process leaves it that core.
+    cores = os.cpu_count() or 1
+    threads = 1 if args.tiny else min(2, cores)
+    pretrain_threads = 1 if args.tiny else max(1, min(2, cores - 1))
     work = osp.abspath(args.work_dir)
     data = osp.abspath(args.data_root)
     os.makedirs(work, exist_ok=True)
@@ -330,7 +334,7 @@ def main(argv=None):
             f'{hook}.interval={size["knn_interval"]}',
             f'default_hooks.checkpoint.interval={epochs}',
             f'randomness.seed={seed}'
-        ] + knn_opts, osp.join(out, 'pretrain.log'), threads)
+        ] + knn_opts, osp.join(out, 'pretrain.log'), pretrain_threads)
         log, records = json_records(wd)
         curve = [(r['epoch'], r['knn/top1']) for r in records
                  if 'knn/top1' in r]

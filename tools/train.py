@@ -39,6 +39,12 @@ def parse_args(argv=None):
         action='store_true',
         help='enable automatic-mixed-precision training')
     parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='feed the views to the model in channels-last memory format '
+        '(NHWC convolution kernels; faster on recent GPUs and, measured, on '
+        'CPUs: docs/benchmarks.md); self-supervised configs only')
+    parser.add_argument(
         '--vis-backend',
         choices=sorted(VIS_BACKENDS),
         action='append',
@@ -165,7 +171,27 @@ def merge_args(cfg, args):
         set_default_dataloader_cfg(field)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.channels_last:
+        set_channels_last(cfg)
     return cfg
+
+
+def set_channels_last(cfg):
+    """Make the model's self-supervised data preprocessor return channels-last
+    views: ``BatchViewAugmentor`` gets ``channels_last=True``; mmpretrain's
+    ``SelfSupDataPreprocessor`` becomes ``BatchViewAugmentor(views=None)``,
+    which normalises the views alike and then sets the memory format."""
+    model = cfg.get('model', None) or {}
+    pre = model.get('data_preprocessor', None)
+    name = str((pre or {}).get('type', '')).split('.')[-1]
+    if name == 'SelfSupDataPreprocessor':
+        pre.update(type='BatchViewAugmentor', views=None)
+    elif name != 'BatchViewAugmentor':
+        sys.exit('tools/train.py: --channels-last needs a self-supervised '
+                 'model whose data_preprocessor is SelfSupDataPreprocessor or '
+                 f'BatchViewAugmentor; this config has {name or "none"}. Drop '
+                 '--channels-last for this config.')
+    pre['channels_last'] = True
 
 
 def main(argv=None):

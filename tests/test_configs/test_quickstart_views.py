@@ -71,7 +71,7 @@ def polarity_flips(view, repeats=8, num=64, min_contrast=20.):
 
 def test_quickstart_views_keep_the_shape_visible():
     cfg = Config.fromfile(CONFIG)
-    views = cfg.model.data_preprocessor.views
+    views = cfg.train_dataloader.collate_fn.views
     assert len(views) == 2
     fractions = [polarity_flips(v) for v in views]
     assert max(fractions) < 0.05, fractions

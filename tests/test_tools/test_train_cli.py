@@ -1,6 +1,9 @@
 # Copyright (c) mmfa contributors. All rights reserved.
 """tools/train.py and tools/test.py fail with one clear message on bad input."""
+import copy
 import os.path as osp
+
+import pytest
 
 from tests.utils import ROOT, run_tool
 
@@ -189,3 +192,49 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(tmp_path):
         argv + options +
         ['load_from_cfg.prefix=backbone.', f'experiment_name={uuid.uuid4().hex}'])
     assert 'accuracy/top1' in metrics
+
+
+def test_channels_last_option_switches_the_preprocessor():
+    """--channels-last: paper configs (mmpretrain's SelfSupDataPreprocessor)
+    get BatchViewAugmentor(views=None) with the same normalisation, which
+    returns the views channels-last with the same values; configs whose
+    preprocessor cannot do it are refused in one line."""
+    import torch
+    from mmengine.config import Config
+
+    from mmfa.registry import MODELS
+    from tests.utils import load_tool
+    train = load_tool('tools/train.py')
+    paper = osp.join(
+        ROOT, 'configs/selfsup/fa_id/'
+        'parallel-predictor-nn_resnet50_8xb64-accum8-coslr-200e_in100.py')
+    cfg = Config.fromfile(paper)
+    before = copy.deepcopy(cfg.model.data_preprocessor)
+    cfg = train.merge_args(cfg, train.parse_args([paper, '--channels-last']))
+    pre = cfg.model.data_preprocessor
+    assert pre.type == 'BatchViewAugmentor' and pre.views is None
+    assert pre.channels_last is True
+    assert (pre.mean, pre.std, pre.to_rgb) == (before.mean, before.std,
+                                              before.to_rgb)
+    built, ref = MODELS.build(pre), MODELS.build(before)
+    views = [torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)] * 2
+    got = built(dict(inputs=views, data_samples=None), True)['inputs']
+    exp = ref(dict(inputs=views, data_samples=None), True)['inputs']
+    for g, e in zip(got, exp):
+        assert torch.equal(g, e)
+        assert g.is_contiguous(memory_format=torch.channels_last)
+    # the quickstart's BatchViewAugmentor keeps its views
+    qs = osp.join(ROOT, 'configs/quickstart/'
+                  'parallel-predictor_resnet18-w16_1xb64-coslr-45e_shapes.py')
+    cfg = Config.fromfile(qs)
+    cfg.model.data_preprocessor.channels_last = False
+    cfg = train.merge_args(cfg, train.parse_args([qs, '--channels-last']))
+    assert cfg.model.data_preprocessor.channels_last is True
+    # a linear-probe config (ImageClassifier) is refused
+    lin = osp.join(ROOT, 'configs/quickstart/'
+                   'linear_resnet18-w16_1xb64-coslr-10e_shapes.py')
+    with pytest.raises(SystemExit) as exc:
+        train.merge_args(Config.fromfile(lin),
+                         train.parse_args([lin, '--channels-last']))
+    assert '--channels-last needs a self-supervised model' in exc.value.code
+    assert len(exc.value.code.splitlines()) == 1

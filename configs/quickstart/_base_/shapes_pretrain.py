@@ -1,8 +1,11 @@
 # CPU quickstart pre-training: the Parallel-predictor layout of the paper, shrunk to
 # a ResNet-18 of width 16 on the generated shapes set (class = shape; colour, size,
-# position and rotation vary), 32 px views, one process. The views are made by
-# BatchViewAugmentor on the training device (the loader workers only decode the
-# 64 px images): the per-image pipeline bounds a 2-core CPU to ~4 steps/s.
+# position and rotation vary), 32 px views, one process. The loader worker decodes
+# the 64 px images and makes each batch's views at once (batch_view_collate: the
+# BatchViewAugmentor's transforms, overlapping the model step on a CPU); the model
+# gets them channels-last (docs/design.md §16). The per-image pipeline bounds a
+# 2-core CPU to ~4 steps/s. On a GPU, make the views on the device instead:
+# model.data_preprocessor.views=<the views>, no collate_fn.
 # Generate the data with
 #   python tools/dataset_converters/generate_shapes.py data/shapes
 _base_ = [
@@ -56,12 +59,15 @@ def _view(blur_prob, solarize_prob):
     return view
 
 
+_views = [_view(1.0, 0.), _view(0.1, 0.2)]
 train_dataloader = dict(
     batch_size=64,
-    num_workers=1,  # decoding only: the views are made on the device
+    # one worker makes the views (~30 ms a batch on one core) while the
+    # training process, with one math thread, runs the step
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
+    collate_fn=dict(type='mmfa.batch_view_collate', views=_views),
     drop_last=True,
     dataset=dict(
         type='CustomDataset',
@@ -72,9 +78,9 @@ train_dataloader = dict(
                   dict(type='PackInputs')]))
 
 model = dict(
+    # the views come made: channel order, normalisation, channels-last
     data_preprocessor=dict(
-        type='BatchViewAugmentor', views=[_view(1.0, 0.),
-                                          _view(0.1, 0.2)]),
+        type='BatchViewAugmentor', views=None, channels_last=True),
     backbone=dict(depth=18, stem_channels=16, base_channels=16),
     neck=dict(in_channels=128, hid_channels=256, out_channels=feat_dim),
     predictor=dict(in_channels=feat_dim, hid_channels=256,

@@ -1133,10 +1133,15 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
     evaluation uses another preprocessor).
 
     Args:
-        views (list[list[dict]]): One transform list per view, with mmpretrain /
-            mmcv type and argument names: ``RandomResizedCrop``, ``RandomFlip``,
-            ``RandomApply``, ``ColorJitter`` (+ an optional ``prob``),
-            ``RandomGrayscale``, ``GaussianBlur``, ``Solarize``.
+        views (list[list[dict]], optional): One transform list per view, with
+            mmpretrain / mmcv type and argument names: ``RandomResizedCrop``,
+            ``RandomFlip``, ``RandomApply``, ``ColorJitter`` (+ an optional
+            ``prob``), ``RandomGrayscale``, ``GaussianBlur``, ``Solarize``.
+            None: the views come made, by :func:`mmfa.datasets.
+            batch_view_collate` in the loader workers (the CPU path,
+            docs/design.md §16) or by a per-image ``MultiView`` pipeline; the
+            module then only converts, normalises (as
+            ``SelfSupDataPreprocessor``) and applies ``channels_last``.
         uint8_rounding (bool): Round / truncate after every transform as the
             per-image transform stores uint8 (outputs match mmpretrain's). False
             keeps full float precision. Defaults to True.
@@ -1153,16 +1158,22 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
         cpu_chunk_values (int): On CPU, augment chunks of about this many
             values (samples x 3 x H x W) at a time; the parameters are drawn
             for the whole batch first, so the views do not depend on it.
-            Defaults to 2**19.
+            Defaults to 2**20 (fastest at 224 px; a batch of 64 small
+            images, e.g. 64 px, stays one chunk).
+        channels_last (bool): Return the views in channels-last memory
+            format, which the convolutions then keep (oneDNN on a CPU, cuDNN
+            on a GPU run their NHWC kernels; docs/benchmarks.md measures it).
+            ``tools/train.py --channels-last`` sets it. Defaults to False.
         mean, std, to_rgb, bgr_to_rgb, rgb_to_bgr, non_blocking: As
             :class:`SelfSupDataPreprocessor`.
     """
 
     def __init__(self,
-                 views: Sequence[Sequence[dict]],
+                 views: Optional[Sequence[Sequence[dict]]],
                  uint8_rounding: bool = True,
                  exact: bool = True,
-                 cpu_chunk_values: int = 2**19,
+                 cpu_chunk_values: int = 2**20,
+                 channels_last: bool = False,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  to_rgb: bool = False,
@@ -1178,13 +1189,17 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
             rgb_to_bgr=rgb_to_bgr,
             non_blocking=non_blocking,
             **kwargs)
-        if (not isinstance(views, (list, tuple)) or not views or any(
-                not isinstance(v, (list, tuple)) for v in views)):
+        if views is not None and (
+                not isinstance(views, (list, tuple)) or not views
+                or any(not isinstance(v, (list, tuple)) for v in views)):
             raise ValueError('BatchViewAugmentor: views must be a non-empty list '
-                             'of transform lists (one per view), got '
+                             'of transform lists (one per view), or None when '
+                             'the views come made (batch_view_collate), got '
                              f'{views!r}.')
+        self.made_views = views is None
+        self.channels_last = bool(channels_last)
         self.views: List[List[_Transform]] = []
-        for v, spec in enumerate(views):
+        for v, spec in enumerate(views or []):
             ops = [build_batched_transform(t, f'views[{v}]') for t in spec]
             for op in _iter_transforms(ops):
                 op.uint8_rounding = bool(uint8_rounding) and bool(exact)
@@ -1265,12 +1280,15 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
         return sources
 
     # ---- forward ----------------------------------------------------------
-    def sample_view(self, v: int, n: int, sizes: Tensor) -> List[Params]:
+    def sample_view(self, v: int, n: int, sizes: Tensor,
+                    generator: Optional[torch.Generator] = None
+                    ) -> List[Params]:
         """Draw the parameters of view ``v``'s transforms for ``n`` samples of
-        sizes (n, 2) from this module's generator."""
+        sizes (n, 2) from ``generator`` (default: this module's)."""
+        gen = self.generator() if generator is None else generator
         params = []
         for op in self.views[v]:
-            params.append(op.sample(n, self.generator(), sizes))
+            params.append(op.sample(n, gen, sizes))
             if op.resizes:
                 sizes = torch.tensor([op.scale]).expand(n, 2)
         return params
@@ -1285,16 +1303,22 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
     def _chunk_size(self, n: int, device: torch.device, *shapes) -> int:
         # On CPU each fresh multi-MB temporary costs its page faults (glibc
         # mmaps large blocks), which dominates elementwise work on big
-        # images: work on chunks of ~2**19 values, whose buffers the heap
+        # images: work on chunks of ~2**20 values (4 MiB), whose buffers the heap
         # reuses. GPUs' caching allocators have no such cost.
         if device.type != 'cpu':
             return n
         per_sample = max(3 * h * w for h, w in shapes)
         return max(1, min(n, self.cpu_chunk_values // per_sample))
 
-    def make_views(self, inputs, post=None) -> List[Tensor]:
+    def make_views(self, inputs, post=None,
+                   generator: Optional[torch.Generator] = None
+                   ) -> List[Tensor]:
         """The augmented views, float32 BGR in [0, 255] (then ``post``, a
-        function applied to each chunk of each view, if given)."""
+        function applied to each chunk of each view, if given), with the
+        parameters drawn from ``generator`` (default: this module's)."""
+        if self.made_views:
+            raise ValueError('BatchViewAugmentor(views=None) makes no views; '
+                             'give views=[[...], [...]] to make them.')
         sources = self._sources(inputs)
         device = sources[0][0].device
         views = []
@@ -1310,7 +1334,7 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
                         '(or resize in the workers).')
                 if sizes is None:
                     sizes = torch.tensor([batch.shape[-2:]]).expand(n, 2)
-                params = self.sample_view(v, n, sizes)
+                params = self.sample_view(v, n, sizes, generator)
                 out_shape = tuple(batch.shape[-2:])
                 for op in ops:
                     if op.resizes:
@@ -1348,12 +1372,36 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
                 x = (x - self.mean) / self.std
             return x
 
-        views = self.make_views(data['inputs'], post)
+        if self.made_views:
+            views = self._made_views(data['inputs'])
+            views = [post(v.float()) for v in views]
+        else:
+            views = self.make_views(data['inputs'], post)
+        if self.channels_last:
+            views = [
+                v.contiguous(memory_format=torch.channels_last) for v in views
+            ]
         return dict(inputs=views, data_samples=data.get('data_samples'))
 
+    @staticmethod
+    def _made_views(inputs) -> List[Tensor]:
+        """``views=None``: the V views of a batch, (N, 3, h, w) each."""
+        if isinstance(inputs, Tensor) and inputs.dim() == 4:
+            inputs = [inputs]
+        if not isinstance(inputs, (list, tuple)) or not inputs or any(
+                not isinstance(t, Tensor) or t.dim() != 4 or t.shape[1] != 3
+                for t in inputs):
+            raise ValueError(
+                'BatchViewAugmentor(views=None) takes views already made, a '
+                'list of (N, 3, h, w) tensors (batch_view_collate or '
+                'MultiView + default_collate); to make the views here, give '
+                'views=[[...], [...]].')
+        return list(inputs)
+
     def extra_repr(self) -> str:
-        return (f'views={self.views}, uint8_rounding={self.uint8_rounding}, '
-                f'exact={self.exact}')
+        return (f'views={self.views if not self.made_views else None}, '
+                f'uint8_rounding={self.uint8_rounding}, exact={self.exact}, '
+                f'channels_last={self.channels_last}')
 
 
 def split_multiview_pipeline(
