@@ -233,6 +233,210 @@ def test_benchmark_pipeline_batched(extra, tmp_path, capsys):
         assert 'batched_approx' not in cell
 
 
+QUICKSTART = osp.join(ROOT, 'configs', 'quickstart',
+                      'parallel-predictor_resnet18-w16_1xb64-coslr-45e_shapes.py')
+
+
+@pytest.fixture(scope='module')
+def tiny_shapes(tmp_path_factory):
+    """16 training images of the quickstart's 64 px shapes set."""
+    from mmfa.datasets import generate_shapes_cls
+    root = str(tmp_path_factory.mktemp('shapes') / 'cls')
+    generate_shapes_cls(root, num_train=16, num_val=0, img_size=64, seed=0,
+                        progress=False)
+    return root
+
+
+def _device_form(cfg):
+    """The quickstart config with its views made in the model (the older form)."""
+    import copy
+    cfg = copy.deepcopy(cfg)
+    cfg.model.data_preprocessor.views = cfg.train_dataloader.collate_fn.views
+    cfg.model.data_preprocessor.channels_last = False
+    cfg.train_dataloader.collate_fn = dict(type='default_collate')
+    return cfg
+
+
+def test_benchmark_pipeline_train_variants(tiny_shapes):
+    """The configs and thread envs of the four --train variants, from both
+    config forms; the per-image pipeline runs with mmpretrain's transforms."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmfa.registry import DATASETS
+    cfg = Config.fromfile(QUICKSTART)
+    views = bench_pipeline._plain(cfg.train_dataloader.collate_fn.views)
+    expected = {
+        'per-image': dict(
+            pipeline=['LoadImageFromFile', 'MultiView', 'PackInputs'],
+            view_transforms=[[t['type'] for t in v] for v in views],
+            collate_fn='default_collate', collate_views=0,
+            preprocessor='SelfSupDataPreprocessor', preprocessor_views=0,
+            channels_last=False, num_workers=3),
+        'device': dict(
+            pipeline=['LoadImageFromFile', 'PackInputs'], view_transforms=[],
+            collate_fn='default_collate', collate_views=0,
+            preprocessor='BatchViewAugmentor', preprocessor_views=2,
+            channels_last=False, num_workers=1),
+        'workers': dict(
+            pipeline=['LoadImageFromFile', 'PackInputs'], view_transforms=[],
+            collate_fn='batch_view_collate', collate_views=2,
+            preprocessor='BatchViewAugmentor', preprocessor_views=0,
+            channels_last=False, num_workers=1),
+    }
+    expected['workers+cl'] = dict(expected['workers'], channels_last=True)
+    threads = {'per-image': 3, 'device': 6, 'workers': 5, 'workers+cl': 5}
+    mean_std = {k: cfg.model.data_preprocessor[k]
+                for k in ('mean', 'std', 'to_rgb')}
+    for variant in bench_pipeline.TRAIN_VARIANTS:
+        notes = set()
+        built, env = bench_pipeline.train_variant(
+            cfg, variant, epochs=3, threads=6, per_image_workers=3,
+            notes=notes)
+        other, other_env = bench_pipeline.train_variant(
+            _device_form(cfg), variant, epochs=3, threads=6,
+            per_image_workers=3)
+        assert bench_pipeline.describe_run_config(built) == expected[variant]
+        assert env == other_env == dict(
+            OMP_NUM_THREADS=str(threads[variant]),
+            MKL_NUM_THREADS=str(threads[variant]))
+        # either config form gives the same run
+        for key in ('train_dataloader', 'model'):
+            assert bench_pipeline._plain(built[key]) == \
+                bench_pipeline._plain(other[key]), (variant, key)
+        pre = built.model.data_preprocessor
+        assert {k: pre[k] for k in mean_std} == mean_std
+        assert built.train_dataloader.persistent_workers
+        if variant == 'device':
+            assert bench_pipeline._plain(pre['views']) == views
+        if variant.startswith('workers'):
+            assert bench_pipeline._plain(
+                built.train_dataloader.collate_fn['views']) == views
+        # the run: kNN monitor off, one checkpoint, every iteration logged as
+        # is; the input config untouched
+        assert [h['type'] for h in built.custom_hooks] == [
+            'FeatureBankHook', 'PreemptionCheckpointHook']
+        assert built.train_cfg.max_epochs == 3
+        assert built.default_hooks.checkpoint.interval == 3
+        assert built.default_hooks.logger.interval == 1
+        assert built.log_processor.window_size == 1
+        assert [s['type'] for s in built.param_scheduler] == [
+            'LinearLR', 'CosineAnnealingLR']
+        assert (notes != set()) == (variant == 'per-image')
+    assert cfg.train_cfg.max_epochs == 45
+    assert [h['type'] for h in cfg.custom_hooks][-1] == 'KNNMonitorHook'
+    # two epochs: the cosine schedule, which begins at epoch 2, is dropped
+    short, _ = bench_pipeline.train_variant(cfg, 'workers', 2, 2)
+    assert [s['type'] for s in short.param_scheduler] == ['LinearLR']
+
+    # per-image views: the config's, hue_space dropped
+    per_image, _ = bench_pipeline.train_variant(cfg, 'per-image', 3, 2)
+    mv = bench_pipeline._plain(per_image.train_dataloader.dataset.pipeline[1])
+    for got, want in zip(mv['transforms'], views):
+        want[2]['transforms'][0].pop('hue_space')
+        assert got == want
+    # mmpretrain builds and runs it: two 32 px views per image
+    init_default_scope('mmfa')
+    dataset_cfg = per_image.train_dataloader.dataset
+    dataset_cfg.data_root = tiny_shapes
+    item = DATASETS.build(dataset_cfg)[0]
+    assert [tuple(v.shape) for v in item['inputs']] == [(3, 32, 32)] * 2
+    assert not torch.equal(item['inputs'][0], item['inputs'][1])
+
+
+def test_benchmark_pipeline_per_image_views_conversion():
+    jitter = dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+                  saturation=0.2, hue=0.1)
+    views = [[dict(jitter, prob=0.8, hue_space='hsv')], [dict(jitter)]]
+    notes = set()
+    got = bench_pipeline.per_image_views(views, notes)
+    assert got == [[dict(type='RandomApply', transforms=[jitter], prob=0.8)],
+                   [jitter]]
+    assert notes == set()  # hsv is the per-image hue space: nothing dropped
+    assert views[0][0]['prob'] == 0.8  # the input is not modified
+    with pytest.raises(SystemExit, match=r"\['gamma'\] have no per-image"):
+        bench_pipeline.per_image_views([[dict(jitter, gamma=1.0)]])
+    # a worker crop (MultiView in the pipeline) goes before the batched part
+    crop = dict(type='RandomResizedCrop', scale=8)
+    pipeline = bench_pipeline.per_image_pipeline(
+        [dict(type='LoadImageFromFile'),
+         dict(type='MultiView', num_views=2, transforms=[[crop]]),
+         dict(type='PackInputs')], [[jitter], [jitter]])
+    assert pipeline[1] == dict(type='MultiView', num_views=[1, 1],
+                               transforms=[[crop, jitter], [crop, jitter]])
+
+
+def test_benchmark_pipeline_round_order():
+    variants = ['a', 'b', 'c']
+    orders = [bench_pipeline.round_order(variants, r) for r in range(4)]
+    assert orders == [['a', 'b', 'c'], ['b', 'c', 'a'], ['c', 'a', 'b'],
+                      ['a', 'b', 'c']]
+    # every variant takes every position once in len(variants) rounds
+    for pos in range(3):
+        assert sorted(o[pos] for o in orders[:3]) == variants
+
+
+def test_benchmark_pipeline_train_errors(tiny_shapes, tmp_path, capsys):
+    from mmengine.config import Config
+    cfg = Config.fromfile(QUICKSTART)
+    cfg.train_dataloader.collate_fn = dict(type='default_collate')
+    with pytest.raises(SystemExit, match='defines no views'):
+        bench_pipeline.train_variant(cfg, 'workers', 2, 2)
+    with pytest.raises(SystemExit):
+        bench_pipeline.parse_args(['--train', QUICKSTART, '--epochs', '1'])
+    assert '--epochs >= 2' in capsys.readouterr().err
+    # a failing run: non-zero exit with the run's last log lines
+    with pytest.raises(SystemExit, match=r'workers \(round 1\) run failed '
+                       r'\(exit 1\)[\s\S]*Error') as e:
+        bench_pipeline.main([
+            '--train', QUICKSTART, '--epochs', '2', '--rounds', '1',
+            '--variants', 'workers', '--cfg-options',
+            f'train_dataloader.dataset.data_root={tmp_path / "missing"}'
+        ])
+    assert 'missing' in str(e.value)
+
+
+def test_benchmark_pipeline_train_runs(tiny_shapes, tmp_path, capsys):
+    """--train trains the quickstart (2 epochs of 2 iterations, batch 8) as
+    per-image and through the workers, and reports their step times. One math
+    thread: on a shared CI machine, threads = cores oversubscribe it."""
+    out = tmp_path / 'train_paths.json'
+    report = bench_pipeline.main([
+        '--train', QUICKSTART, '--epochs', '2', '--rounds', '1', '--variants',
+        'per-image', 'workers', '--threads', '1', '--out', str(out),
+        '--cfg-options', f'train_dataloader.dataset.data_root={tiny_shapes}',
+        'train_dataloader.batch_size=8'
+    ])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    printed = capsys.readouterr()
+    assert '| per-image | 2 | 1 |' in printed.out
+    assert '| workers | 1 | 1 |' in printed.out
+    assert "hue_space='yiq'" in printed.err
+    assert report['mode'] == 'train' and report['baseline'] == 'per-image'
+    per_image, workers = report['results']
+    assert [per_image['variant'], workers['variant']] == ['per-image',
+                                                          'workers']
+    for res in report['results']:
+        (run, ) = res['rounds']
+        # epoch 2 only: 16 images / batch 8
+        assert run['iterations'] == 2 and run['time']['n'] == 2
+        assert run['ms_per_iter'] > 0 and run['time']['min'] > 0
+        assert run['ms_per_iter'] == pytest.approx(
+            run['time']['median'] * 1e3)
+        assert res['it_per_s'] == pytest.approx(1e3 / res['ms_per_iter'])
+        # the config the Runner dumped is the variant's
+        assert run['ran'] == res['config']
+    assert per_image['rounds'][0]['ran']['pipeline'] == [
+        'LoadImageFromFile', 'MultiView', 'PackInputs']
+    assert per_image['rounds'][0]['ran']['num_workers'] == 2
+    assert workers['rounds'][0]['ran']['collate_fn'] == 'batch_view_collate'
+    assert per_image['ratio'] == 1.0
+    assert workers['ratio'] == pytest.approx(per_image['ms_per_iter'] /
+                                             workers['ms_per_iter'])
+    assert workers['round_ratios'] == [pytest.approx(workers['ratio'])]
+    assert report['settings']['batch_size'] == 8
+
+
 def test_write_fake_images(tmp_path):
     paths = bu.write_fake_images(str(tmp_path), 5, 40, 60, seed=1)
     assert len(paths) == 5
