@@ -177,21 +177,12 @@ def merge_args(cfg, args):
 
 
 def set_channels_last(cfg):
-    """Make the model's self-supervised data preprocessor return channels-last
-    views: ``BatchViewAugmentor`` gets ``channels_last=True``; mmpretrain's
-    ``SelfSupDataPreprocessor`` becomes ``BatchViewAugmentor(views=None)``,
-    which normalises the views alike and then sets the memory format."""
-    model = cfg.get('model', None) or {}
-    pre = model.get('data_preprocessor', None)
-    name = str((pre or {}).get('type', '')).split('.')[-1]
-    if name == 'SelfSupDataPreprocessor':
-        pre.update(type='BatchViewAugmentor', views=None)
-    elif name != 'BatchViewAugmentor':
-        sys.exit('tools/train.py: --channels-last needs a self-supervised '
-                 'model whose data_preprocessor is SelfSupDataPreprocessor or '
-                 f'BatchViewAugmentor; this config has {name or "none"}. Drop '
-                 '--channels-last for this config.')
-    pre['channels_last'] = True
+    """``--channels-last``: channels-last views from the data preprocessor."""
+    from mmfa.utils.channels_last import channels_last_preprocessor
+    try:
+        channels_last_preprocessor(cfg.get('model', None) or {})
+    except ValueError as e:
+        sys.exit(f'tools/train.py: {e}')
 
 
 def main(argv=None):

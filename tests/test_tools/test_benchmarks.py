@@ -488,3 +488,24 @@ def test_persistent_bytes_counts_params_buffers_and_optimizer_state():
     assert bu.persistent_bytes(model, opt) == 2 * params + buffers
     assert bu.persistent_bytes(model, opt, include_grads=True) == (
         3 * params + buffers)
+
+
+def test_benchmark_train_channels_last_feeds_nhwc_views(tiny_configs, monkeypatch):
+    """--channels-last: the step's backbone receives channels-last views, as
+    with tools/train.py --channels-last (the weights stay NCHW)."""
+    from mmpretrain.models import ResNet
+    seen = []
+    original = ResNet.forward
+
+    def spy(self, x):
+        seen.append((x.is_contiguous(memory_format=torch.channels_last),
+                     self.conv1.weight.is_contiguous()))
+        return original(self, x)
+
+    monkeypatch.setattr(ResNet, 'forward', spy)
+    bench_train.main([
+        tiny_configs['base'], '--batch-size', '2', '--img-size', '32',
+        '--iters', '1', '--warmup', '0', '--repeats', '1', '--memory-steps',
+        '0', '--device', 'cpu', '--channels-last'
+    ])
+    assert seen and all(s == (True, True) for s in seen)

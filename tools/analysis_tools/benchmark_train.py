@@ -103,7 +103,8 @@ def parse_args(argv=None):
                         help='AmpOptimWrapper (bf16 where the GPU supports it, '
                         'else fp16 with a dynamic loss scale; GPU)')
     parser.add_argument('--channels-last', action='store_true',
-                        help='convert the model to channels_last (NHWC)')
+                        help='channels-last views, as tools/train.py '
+                        '--channels-last (the data preprocessor converts them)')
     parser.add_argument(
         '--cudnn-benchmark', choices=['config', 'on', 'off'], default='config',
         help='torch.backends.cudnn.benchmark (default: the first config\'s '
@@ -240,13 +241,19 @@ class ConfigBench:
         self.batch_size = args.batch_size or shape['batch_size']
 
         torch.manual_seed(args.seed)
-        model = MODELS.build(copy.deepcopy(cfg.model))
+        model_cfg = copy.deepcopy(cfg.model)
+        if args.channels_last:
+            # what tools/train.py --channels-last does: NHWC views, which the
+            # convolutions keep
+            from mmfa.utils.channels_last import channels_last_preprocessor
+            try:
+                channels_last_preprocessor(model_cfg)
+            except ValueError as e:
+                raise SystemExit(f'benchmark_train.py: {name}: {e}')
+        model = MODELS.build(model_cfg)
         model.init_weights()
         # One process: SyncBN computes plain BN (and BN runs on CPU).
         model = revert_sync_batchnorm(model).to(device)
-        if args.channels_last:
-            # NHWC weights: convolutions then run (and return) channels_last
-            model = model.to(memory_format=torch.channels_last)
         model.train()
         self.model = model
 
