@@ -614,7 +614,10 @@ def make_plots(refs, runs, rows, methods, seeds, work, args):
                 xs.append(j + i * width)
                 ys.append(rows[name][m][0])
                 es.append(rows[name][m][1])
-        ax.bar(xs, ys, width, yerr=es, capsize=2, label=name)
+        # error bars only where there is a spread over seeds (one seed would
+        # draw flat caps that read as measured error)
+        ax.bar(xs, ys, width, yerr=es if len(seeds) > 1 else None,
+               capsize=2, label=name)
     ax.set_xticks([j + width * (len(names) - 1) / 2
                    for j in range(len(METRICS))])
     ax.set_xticklabels(HEADS)
