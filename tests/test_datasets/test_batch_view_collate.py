@@ -130,6 +130,21 @@ def _epochs(persistent, seed=7, epochs=2, workers=2):
     return [[b['inputs'][0] for b in loader] for _ in range(epochs)]
 
 
+def _rank_views(rank, world_size, seed):
+    torch.manual_seed(seed)  # every rank has the run's seed
+    return dict(views=batch_view_collate(_samples(), views=_views())['inputs'])
+
+
+def test_ranks_of_a_real_process_group_draw_different_views(tmp_path):
+    from tests.utils.dist import run_distributed
+    res = run_distributed(_rank_views, tmp_path, world_size=2, seed=3)
+    assert not torch.equal(res[0]['views'][0], res[1]['views'][0])
+    # rank 0 draws as a run without a process group does
+    torch.manual_seed(3)
+    alone = batch_view_collate(_samples(), views=_views())['inputs']
+    assert torch.equal(res[0]['views'][0], alone[0])
+
+
 @pytest.mark.parametrize('persistent', [False, True])
 def test_a_seed_repeats_and_epochs_differ_in_workers(persistent):
     first = _epochs(persistent)
