@@ -26,6 +26,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -348,23 +349,36 @@ def main(argv=None):
 
     # Each row is a chain of tool processes; with jobs > 1 independent rows
     # overlap (the rows and their numbers do not depend on it).
+    # A failed row stops the job: rows not started yet are dropped (a pool
+    # thread takes the next row as soon as one ends, before the main thread
+    # sees the failure, so each row checks the flag first).
+    failed = threading.Event()
+
+    def row(fn, *fn_args):
+        if failed.is_set():
+            return None
+        try:
+            return fn(*fn_args)
+        except BaseException:
+            failed.set()
+            raise
+
     runs = {}  # (method, seed) -> row
     refs = {}  # reference name -> row
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         ref_futures = [] if args.no_references else [
-            pool.submit(untrained_rows),
-            pool.submit(supervised_row)
+            pool.submit(row, untrained_rows),
+            pool.submit(row, supervised_row)
         ]
-        futures = {(method, seed): pool.submit(pretrain_and_evaluate, seed,
-                                               i, method)
+        futures = {(method, seed): pool.submit(row, pretrain_and_evaluate,
+                                               seed, i, method)
                    for seed in seeds
                    for i, method in enumerate(args.methods)}
         for f in ref_futures:
             refs.update(f.result())
         runs = {key: f.result() for key, f in futures.items()}
     finally:
-        # a failed row stops the job: the rows not started yet are dropped
         pool.shutdown(wait=True, cancel_futures=True)
 
     banner('5/5 results')

@@ -10,7 +10,8 @@ from .model_index import ModelIndexError, load_model_index
 from .setup_env import register_all_modules, setup_runtime
 
 __all__ = [
-    'amp_optim_wrapper', 'channels_last_preprocessor', 'apply_compat_patches', 'load_checkpoint_file', 'register_all_modules',
+    'amp_optim_wrapper', 'channels_last_preprocessor', 'apply_compat_patches',
+    'load_checkpoint_file', 'register_all_modules',
     'setup_runtime', 'CheckpointError', 'UntrustedCheckpointError',
     'checkpoint_trusted', 'set_checkpoint_trust', 'ConfigKeyError',
     'DictAction', 'UnreadableImageError', 'one_line_error', 'ModelIndexError',

@@ -90,3 +90,28 @@ def test_quickstart_report_over_seeds(tmp_path):
     # no checkpoints here, so no embedding plot (and no link to one)
     assert not (tmp_path / 'embedding.png').exists()
     assert 'embedding.png' not in md
+
+
+def test_a_failed_row_stops_the_job(tmp_path, monkeypatch):
+    """--jobs: a failing row ends the job with its error; the rows not started
+    yet are dropped, not run after the failure."""
+    import pytest
+
+    from tests.utils import load_tool
+    quickstart = load_tool('tools/quickstart.py')
+    calls = []
+
+    def failing_run(args, log_file, threads=1):
+        calls.append(args[1])
+        raise SystemExit(f'[quickstart] failed (1): {args[1]}')
+
+    monkeypatch.setattr(quickstart, 'run', failing_run)
+    with pytest.raises(SystemExit, match='failed'):
+        quickstart.main([
+            '--tiny', '--no-references', '--methods', 'baseline', 'mask', 'nn',
+            '--jobs', '1', '--work-dir', str(tmp_path / 'work'),
+            '--data-root', str(tmp_path / 'data')
+        ])
+    # one pre-training started and failed; the other two rows never ran
+    assert len(calls) == 1 and 'parallel-predictor' in calls[0]
+    assert not (tmp_path / 'work' / 'results.md').exists()

@@ -56,7 +56,7 @@ if _HERE not in sys.path:
 import benchmark_utils as bu  # noqa: E402
 
 PHASES = ('preprocess', 'forward', 'backward', 'optimizer', 'fa', 'bank_query',
-          'bank_flush')
+          'bank_enqueue')
 
 
 def parse_args(argv=None):
@@ -295,7 +295,7 @@ class ConfigBench:
         for bank in self.banks:
             self.timer.wrap(bank, 'query', 'bank_query')
             # the enqueue at the end of the training loss (phase key kept)
-            self.timer.wrap(bank, 'enqueue', 'bank_flush')
+            self.timer.wrap(bank, 'enqueue', 'bank_enqueue')
 
         self.loader = self._iter = None
         if args.real_data:
@@ -458,7 +458,7 @@ class ConfigBench:
                 for i in range(n)
             ]
             fa_bank = [
-                self.phases['fa'][i] + self.phases['bank_flush'][i]
+                self.phases['fa'][i] + self.phases['bank_enqueue'][i]
                 for i in range(n)
             ]
             phases['forward_backward'] = bu.summarize(fwd_bwd)
@@ -524,7 +524,7 @@ def format_report(report: dict) -> str:
             bu.fmt_ms((ph.get('forward_backward') or {}).get('median')),
             bu.fmt_ms(fa.get('median')),
             bu.fmt_ms((ph.get('bank_query') or {}).get('median')),
-            bu.fmt_ms((ph.get('bank_flush') or {}).get('median')),
+            bu.fmt_ms((ph.get('bank_enqueue') or {}).get('median')),
             '-' if r['fa_bank_share'] is None else
             f"{100 * r['fa_bank_share']:.2f}",
             bu.fmt_ms((r['data_time'] or {}).get('median')),
@@ -533,7 +533,7 @@ def format_report(report: dict) -> str:
         ])
     header = [
         'config', 'step ms (median [IQR])', 'step x', 'paired x [min-max]',
-        'fwd+bwd ms', 'FA ms', 'query ms', 'flush ms', 'FA+bank %',
+        'fwd+bwd ms', 'FA ms', 'query ms', 'enqueue ms', 'FA+bank %',
         'data ms', 'peak MiB', 'mem x'
     ]
     s = report['settings']

@@ -3,9 +3,9 @@
 # position and rotation vary), 32 px views, one process. The loader worker decodes
 # the 64 px images and makes each batch's views at once (batch_view_collate: the
 # BatchViewAugmentor's transforms, overlapping the model step on a CPU); the model
-# gets them channels-last (docs/design.md §16). The per-image pipeline bounds a
-# 2-core CPU to ~4 steps/s. On a GPU, make the views on the device instead:
-# model.data_preprocessor.views=<the views>, no collate_fn.
+# gets them channels-last (docs/design.md §16; 1.19x mmpretrain's per-image
+# pipeline on 2 cores, docs/benchmarks.md). On a GPU, make the views on the device
+# instead: model.data_preprocessor.views=<the views>, no collate_fn.
 # Generate the data with
 #   python tools/dataset_converters/generate_shapes.py data/shapes
 _base_ = [

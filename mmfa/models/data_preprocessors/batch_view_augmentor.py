@@ -1354,7 +1354,8 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
         return views
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        """Cast to the device, augment, convert channels and normalise.
+        """Cast to the device, augment (``views=None``: the views come made),
+        convert channels, normalise and, if set, make them channels-last.
 
         Returns:
             dict: ``inputs`` (list of V float tensors (N, 3, h, w)) and
@@ -1363,6 +1364,11 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
         if not isinstance(data, dict):
             raise TypeError('BatchViewAugmentor expects the dict of mmengine\'s '
                             f'collate functions, got {type(data).__name__}.')
+        if self.made_views:
+            # mmpretrain's own conversion and normalisation of made views
+            data = dict(inputs=self._made_views(data.get('inputs')),
+                        data_samples=data.get('data_samples'))
+            return self._to_channels_last(super().forward(data, training))
         data = self.cast_data(data)
 
         def post(x: Tensor) -> Tensor:
@@ -1372,16 +1378,17 @@ class BatchViewAugmentor(SelfSupDataPreprocessor):
                 x = (x - self.mean) / self.std
             return x
 
-        if self.made_views:
-            views = self._made_views(data['inputs'])
-            views = [post(v.float()) for v in views]
-        else:
-            views = self.make_views(data['inputs'], post)
+        views = self.make_views(data['inputs'], post)
+        return self._to_channels_last(
+            dict(inputs=views, data_samples=data.get('data_samples')))
+
+    def _to_channels_last(self, data: dict) -> dict:
         if self.channels_last:
-            views = [
-                v.contiguous(memory_format=torch.channels_last) for v in views
+            data['inputs'] = [
+                v.contiguous(memory_format=torch.channels_last)
+                for v in data['inputs']
             ]
-        return dict(inputs=views, data_samples=data.get('data_samples'))
+        return data
 
     @staticmethod
     def _made_views(inputs) -> List[Tensor]:
